@@ -1,0 +1,258 @@
+//! Build-script helper: compiles a scheduler's or a test's BPF C against the
+//! scx-arena library in `bpf/` and links them into one object.
+//!
+//! ```no_run
+//! // in a scheduler's build.rs main():
+//! scx_arena_build::BpfBuild::new("src/bpf/main.bpf.c")
+//!     .lib("arena")
+//!     .intf("src/bpf/intf.h", "bpf_intf.rs")
+//!     .skeleton()
+//!     .unwrap_or_else(scx_arena_build::fail);
+//! ```
+//!
+//! Compilation goes through `scx_cargo::BpfBuilder` (the scx headers,
+//! `vmlinux.h`, the CPU version and libbpf's linker with its arena fixups);
+//! this crate adds the library's include path and sources, warnings as
+//! errors, and a clear one-line error when no suitable clang exists.
+
+use std::collections::BTreeSet;
+use std::env;
+use std::fmt;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Oldest clang that compiles arena code: address-space casts came in 19.
+pub const MIN_CLANG_MAJOR: u32 = 19;
+
+/// Library units and the units each one needs, in `bpf/lib/<name>.bpf.c`.
+/// `arena` (the map and page wrapper) is always linked.
+const LIB_DEPS: &[(&str, &[&str])] = &[("arena", &[]), ("test", &[])];
+
+/// Why a BPF build failed.
+#[derive(Debug)]
+pub enum BuildError {
+    /// No clang >= 19 was found.
+    NoClang(String),
+    /// A library unit name that `bpf/lib` does not have.
+    UnknownLib(String),
+    /// A source file is missing.
+    MissingSource(PathBuf),
+    /// Cargo did not set a variable every build script gets.
+    Env(&'static str),
+    /// Compiling, linking or generating the skeleton failed.
+    Compile(String),
+    /// Reading or writing a build file failed.
+    Io(PathBuf, std::io::Error),
+}
+
+impl fmt::Display for BuildError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BuildError::NoClang(why) => write!(
+                f,
+                "BPF arena code needs clang >= {MIN_CLANG_MAJOR} ({why}); \
+                 install it with: apt-get install clang-19"
+            ),
+            BuildError::UnknownLib(name) => write!(
+                f,
+                "no BPF library unit '{name}' (known: {})",
+                LIB_DEPS
+                    .iter()
+                    .map(|(n, _)| *n)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            BuildError::MissingSource(p) => write!(f, "BPF source {} does not exist", p.display()),
+            BuildError::Env(var) => write!(f, "{var} is not set: run this from a build script"),
+            BuildError::Compile(msg) => write!(f, "BPF build failed: {msg}"),
+            BuildError::Io(p, e) => write!(f, "{}: {e}", p.display()),
+        }
+    }
+}
+
+impl std::error::Error for BuildError {}
+
+/// Ends a build script with the error on one line, for
+/// `.unwrap_or_else(scx_arena_build::fail)`.
+pub fn fail<T>(err: BuildError) -> T {
+    eprintln!("error: {err}");
+    println!("cargo::warning={err}");
+    std::process::exit(1)
+}
+
+/// The library's root: `bpf/` of this workspace.
+pub fn library_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(|root| root.join("bpf"))
+        .unwrap_or_else(|| PathBuf::from("bpf"))
+}
+
+/// The clang the BPF build will run: `$BPF_CLANG`, else `clang`, as
+/// scx_cargo does. Fails unless its major version is at least 19.
+pub fn check_clang() -> Result<String, BuildError> {
+    let clang = env::var("BPF_CLANG").unwrap_or_else(|_| "clang".into());
+    let out = Command::new(&clang)
+        .arg("-dumpversion")
+        .output()
+        .map_err(|e| BuildError::NoClang(format!("cannot run {clang}: {e}")))?;
+    if !out.status.success() {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let why = stderr
+            .lines()
+            .last()
+            .unwrap_or("no output")
+            .trim()
+            .to_string();
+        return Err(BuildError::NoClang(format!("{clang}: {why}")));
+    }
+    let version = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let major: u32 = version
+        .split('.')
+        .next()
+        .and_then(|m| m.parse().ok())
+        .ok_or_else(|| BuildError::NoClang(format!("{clang} reports version '{version}'")))?;
+    if major < MIN_CLANG_MAJOR {
+        return Err(BuildError::NoClang(format!("{clang} is version {version}")));
+    }
+    Ok(clang)
+}
+
+/// One BPF object: a main source plus the library units it names.
+#[derive(Debug, Clone)]
+pub struct BpfBuild {
+    main: PathBuf,
+    libs: BTreeSet<&'static str>,
+    cflags: Vec<String>,
+    intf: Option<(PathBuf, String)>,
+    unknown_libs: Vec<String>,
+}
+
+impl BpfBuild {
+    /// Starts a build of `main` (relative to the crate being built) with the
+    /// `arena` unit linked.
+    pub fn new(main: impl AsRef<Path>) -> Self {
+        let mut libs = BTreeSet::new();
+        libs.insert("arena");
+        BpfBuild {
+            main: main.as_ref().to_path_buf(),
+            libs,
+            cflags: Vec::new(),
+            intf: None,
+            unknown_libs: Vec::new(),
+        }
+    }
+
+    /// Links library unit `name` (`bpf/lib/<name>.bpf.c`) and the units it
+    /// depends on. An unknown name fails at build time.
+    pub fn lib(mut self, name: &str) -> Self {
+        match LIB_DEPS.iter().find(|(n, _)| *n == name) {
+            Some((n, deps)) => {
+                self.libs.insert(n);
+                self.libs.extend(deps.iter().copied());
+            }
+            None => self.unknown_libs.push(name.to_string()),
+        }
+        self
+    }
+
+    /// Links every library unit (what BPF tests do).
+    pub fn all_libs(mut self) -> Self {
+        self.libs.extend(LIB_DEPS.iter().map(|(n, _)| *n));
+        self
+    }
+
+    /// Adds `-D<name>=<value>` to every unit's compilation.
+    pub fn define(mut self, name: &str, value: &str) -> Self {
+        self.cflags.push(format!("-D{name}={value}"));
+        self
+    }
+
+    /// Generates Rust bindings of `header` into `$OUT_DIR/<out>` (bindgen).
+    pub fn intf(mut self, header: impl AsRef<Path>, out: &str) -> Self {
+        self.intf = Some((header.as_ref().to_path_buf(), out.to_string()));
+        self
+    }
+
+    /// Compiles and links, and generates the skeleton `$OUT_DIR/bpf_skel.rs`
+    /// (types `BpfSkel`, `BpfSkelBuilder`). Returns the linked object.
+    pub fn skeleton(self) -> Result<PathBuf, BuildError> {
+        self.compile_link()
+    }
+
+    /// Compiles and links into `$OUT_DIR/<name>.bpf.o` and returns that path
+    /// (for objects loaded at run time, such as BPF tests).
+    pub fn object(self, name: &str) -> Result<PathBuf, BuildError> {
+        let linked = self.compile_link()?;
+        let out = linked.with_file_name(format!("{name}.bpf.o"));
+        fs::copy(&linked, &out).map_err(|e| BuildError::Io(out.clone(), e))?;
+        Ok(out)
+    }
+
+    fn compile_link(&self) -> Result<PathBuf, BuildError> {
+        check_clang()?;
+        if let Some(bad) = self.unknown_libs.first() {
+            return Err(BuildError::UnknownLib(bad.clone()));
+        }
+        let out_dir = PathBuf::from(env::var("OUT_DIR").map_err(|_| BuildError::Env("OUT_DIR"))?);
+        let lib_dir = library_dir();
+        let main = path_str(&self.main)?;
+        let mut sources = vec![main.clone()];
+        for lib in &self.libs {
+            sources.push(path_str(&lib_dir.join("lib").join(format!("{lib}.bpf.c")))?);
+        }
+
+        let mut b = scx_cargo::BpfBuilder::new().map_err(compile_err)?;
+        b.add_include_path(&path_str(&lib_dir.join("include"))?);
+        b.add_cflag("-Werror");
+        for f in &self.cflags {
+            b.add_cflag(f);
+        }
+        if let Some((header, out)) = &self.intf {
+            b.enable_intf(&path_str(header)?, out);
+        }
+        b.enable_skel(&main, "bpf");
+        for s in &sources[1..] {
+            b.add_source(s);
+        }
+        b.compile_link_gen().map_err(compile_err)?;
+        // Any change under bpf/ (headers, library units, new tests) rebuilds.
+        println!("cargo:rerun-if-changed={}", lib_dir.display());
+        Ok(out_dir.join("bpf.bpf.o"))
+    }
+}
+
+fn path_str(p: &Path) -> Result<String, BuildError> {
+    if !p.exists() {
+        return Err(BuildError::MissingSource(p.to_path_buf()));
+    }
+    p.to_str()
+        .map(str::to_string)
+        .ok_or_else(|| BuildError::MissingSource(p.to_path_buf()))
+}
+
+/// Keeps every cause, down to the compiler's full stderr (the root cause),
+/// but drops libbpf-cargo's echo of the whole clang command line.
+fn compile_err(e: anyhow::Error) -> BuildError {
+    let causes: Vec<String> = e
+        .chain()
+        .map(|c| c.to_string())
+        .filter(|c| !c.starts_with("command `"))
+        .collect();
+    BuildError::Compile(causes.join("\n"))
+}
+
+/// Names of the `SEC("syscall")` programs called `test_*` in a built
+/// object, in object order: one Rust test is generated per name.
+pub fn syscall_tests(obj: &Path) -> Result<Vec<String>, BuildError> {
+    let open = libbpf_rs::ObjectBuilder::default()
+        .open_file(obj)
+        .map_err(|e| BuildError::Compile(format!("{}: {e}", obj.display())))?;
+    Ok(open
+        .progs()
+        .filter(|p| p.section() == "syscall")
+        .filter_map(|p| p.name().to_str().map(str::to_string))
+        .filter(|n| n.starts_with("test_"))
+        .collect())
+}

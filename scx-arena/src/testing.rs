@@ -1,0 +1,401 @@
+//! Host test harness for the BPF library: loads a BPF test object, runs its
+//! `SEC("syscall")` programs through `BPF_PROG_TEST_RUN` and turns a failed
+//! BPF-side assertion (`bpf/include/scx_arena/test.h`) into a Rust failure
+//! naming the file, line, expression and both values.
+//!
+//! Without root or without arena support in the kernel the tests print why
+//! and pass as skipped; with `CI=true` in the environment the missing
+//! capability fails them instead, so CI cannot go green by testing nothing.
+
+use std::cell::RefCell;
+use std::fmt;
+use std::sync::{Once, OnceLock};
+
+use libbpf_rs::{MapCore, MapFlags, MapType, Object, ObjectBuilder, PrintLevel, ProgramInput};
+
+use crate::arena::{ArenaError, ArenaView};
+
+/// Lines of the verifier log quoted when a load fails.
+const VERIFIER_LOG_TAIL: usize = 40;
+
+/// Name of the failure-record map (`bpf/lib/test.bpf.c`).
+const FAILURE_MAP: &str = "scx_test_failure";
+
+/// Everything that can go wrong running a BPF test.
+#[derive(Debug, thiserror::Error)]
+pub enum TestError {
+    /// The host cannot run BPF arena programs.
+    #[error("host cannot run BPF arena tests: {0}")]
+    Unsupported(String),
+    /// libbpf could not parse the object.
+    #[error("{source_file}: cannot open BPF object: {err}")]
+    Open {
+        /// The BPF source the object was built from.
+        source_file: &'static str,
+        /// libbpf's error.
+        err: libbpf_rs::Error,
+    },
+    /// The kernel refused to load the object; carries the verifier log's tail.
+    #[error("{source_file}: load failed: {err}\n--- verifier log (last lines) ---\n{log}")]
+    Load {
+        /// The BPF source the object was built from.
+        source_file: &'static str,
+        /// libbpf's error.
+        err: libbpf_rs::Error,
+        /// Tail of what libbpf printed while loading (the verifier log).
+        log: String,
+    },
+    /// The object has no program of that name.
+    #[error("{source_file}: no program named {prog}")]
+    NoProgram {
+        /// The BPF source the object was built from.
+        source_file: &'static str,
+        /// The program asked for.
+        prog: String,
+    },
+    /// `BPF_PROG_TEST_RUN` itself failed.
+    #[error("{prog}: BPF_PROG_TEST_RUN failed: {err}")]
+    Run {
+        /// The program run.
+        prog: String,
+        /// The error.
+        err: libbpf_rs::Error,
+    },
+    /// A BPF-side assertion failed.
+    #[error("{prog}: {failure}")]
+    Assertion {
+        /// The program run.
+        prog: String,
+        /// What the assertion recorded.
+        failure: Failure,
+    },
+    /// The program returned nonzero without recording an assertion.
+    #[error("{prog} returned {ret} without a recorded assertion (no scx_test_failure entry)")]
+    Returned {
+        /// The program run.
+        prog: String,
+        /// Its return value.
+        ret: u32,
+    },
+    /// The failure record could not be read back.
+    #[error("cannot read the {FAILURE_MAP} map: {0}")]
+    FailureMap(String),
+    /// The object's arena could not be viewed.
+    #[error(transparent)]
+    Arena(#[from] ArenaError),
+}
+
+/// A failed BPF-side assertion, as `test.h` recorded it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    /// File name of the assertion (`__FILE_NAME__`).
+    pub file: String,
+    /// Its line.
+    pub line: u32,
+    /// The asserted expression, as written.
+    pub expr: String,
+    /// Left value, raw bits.
+    pub lhs: u64,
+    /// Right value, raw bits.
+    pub rhs: u64,
+    /// Whether the values are signed.
+    pub signed: bool,
+}
+
+impl Failure {
+    /// Byte layout of `struct scx_test_failure` in `test.h`.
+    const FILE_OFF: usize = 32;
+    const FILE_LEN: usize = 64;
+    const EXPR_OFF: usize = Self::FILE_OFF + Self::FILE_LEN;
+    const EXPR_LEN: usize = 128;
+    const SIZE: usize = Self::EXPR_OFF + Self::EXPR_LEN;
+
+    /// Decodes the record; None when no failure was claimed.
+    pub fn decode(raw: &[u8]) -> Option<Failure> {
+        if raw.len() < Self::SIZE {
+            return None;
+        }
+        let u32_at = |o: usize| u32::from_ne_bytes([raw[o], raw[o + 1], raw[o + 2], raw[o + 3]]);
+        let u64_at = |o: usize| u64::from(u32_at(o)) | (u64::from(u32_at(o + 4)) << 32);
+        let text = |o: usize, n: usize| {
+            let s = &raw[o..o + n];
+            let end = s.iter().position(|&b| b == 0).unwrap_or(n);
+            String::from_utf8_lossy(&s[..end]).into_owned()
+        };
+        if u32_at(0) == 0 {
+            return None;
+        }
+        Some(Failure {
+            line: u32_at(4),
+            lhs: u64_at(8),
+            rhs: u64_at(16),
+            signed: u32_at(24) != 0,
+            file: text(Self::FILE_OFF, Self::FILE_LEN),
+            expr: text(Self::EXPR_OFF, Self::EXPR_LEN),
+        })
+    }
+
+    fn value(&self, v: u64) -> String {
+        if self.signed {
+            format!("{}", v as i64)
+        } else if v > 0xffff {
+            format!("{v} ({v:#x})")
+        } else {
+            format!("{v}")
+        }
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}:{}: assertion failed: {}\n  left:  {}\n  right: {}",
+            self.file,
+            self.line,
+            self.expr,
+            self.value(self.lhs),
+            self.value(self.rhs)
+        )
+    }
+}
+
+/// Whether this host can load and run BPF arena programs; probed once.
+pub fn host_support() -> Result<(), TestError> {
+    static PROBE: OnceLock<Result<(), String>> = OnceLock::new();
+    PROBE
+        .get_or_init(probe_arena)
+        .clone()
+        .map_err(TestError::Unsupported)
+}
+
+fn probe_arena() -> Result<(), String> {
+    let opts = libbpf_rs::libbpf_sys::bpf_map_create_opts {
+        sz: std::mem::size_of::<libbpf_rs::libbpf_sys::bpf_map_create_opts>() as _,
+        map_flags: libbpf_rs::libbpf_sys::BPF_F_MMAPABLE,
+        ..Default::default()
+    };
+    // SAFETY: plain syscall wrapper; the name is a valid C string and opts
+    // lives across the call.
+    let fd = unsafe {
+        libbpf_rs::libbpf_sys::bpf_map_create(
+            libbpf_rs::libbpf_sys::BPF_MAP_TYPE_ARENA,
+            c"scx_probe".as_ptr(),
+            0,
+            0,
+            1,
+            &opts,
+        )
+    };
+    if fd >= 0 {
+        // SAFETY: fd was just returned to us.
+        unsafe { libc::close(fd) };
+        return Ok(());
+    }
+    let err = std::io::Error::last_os_error();
+    Err(match err.raw_os_error() {
+        Some(libc::EPERM) | Some(libc::EACCES) => {
+            "creating a BPF arena map needs root (CAP_BPF and CAP_SYS_ADMIN); run as root".into()
+        }
+        Some(libc::EINVAL) => {
+            "the kernel has no BPF arena maps (Linux >= 6.9 with CONFIG_BPF_SYSCALL)".into()
+        }
+        _ => format!("creating a BPF arena map failed: {err}"),
+    })
+}
+
+thread_local! {
+    /// What libbpf printed on this thread during the current load.
+    static LIBBPF_LOG: RefCell<String> = const { RefCell::new(String::new()) };
+}
+
+fn capture_libbpf_output() {
+    static INIT: Once = Once::new();
+    INIT.call_once(|| {
+        fn print(_level: PrintLevel, msg: String) {
+            LIBBPF_LOG.with(|l| l.borrow_mut().push_str(&msg));
+        }
+        libbpf_rs::set_print(Some((PrintLevel::Info, print)));
+    });
+    LIBBPF_LOG.with(|l| l.borrow_mut().clear());
+}
+
+fn libbpf_log_tail() -> String {
+    LIBBPF_LOG.with(|l| {
+        let log = l.borrow();
+        let lines: Vec<&str> = log.lines().collect();
+        lines[lines.len().saturating_sub(VERIFIER_LOG_TAIL)..].join("\n")
+    })
+}
+
+/// A BPF test object embedded in the test binary.
+#[derive(Debug, Clone, Copy)]
+pub struct TestObject {
+    /// The BPF source it was built from (for messages).
+    pub source: &'static str,
+    /// The linked ELF object.
+    pub bytes: &'static [u8],
+}
+
+impl TestObject {
+    /// Opens the object and loads only the programs named in `progs` (all
+    /// of them when `progs` is empty), so a test verifies only what it runs.
+    pub fn load(&self, progs: &[&str]) -> Result<LoadedObject, TestError> {
+        host_support()?;
+        capture_libbpf_output();
+        let mut open = ObjectBuilder::default()
+            .open_memory(self.bytes)
+            .map_err(|err| TestError::Open {
+                source_file: self.source,
+                err,
+            })?;
+        if let Some(missing) = progs
+            .iter()
+            .find(|p| !open.progs().any(|q| q.name() == **p))
+        {
+            return Err(TestError::NoProgram {
+                source_file: self.source,
+                prog: missing.to_string(),
+            });
+        }
+        for mut prog in open.progs_mut() {
+            let wanted = progs.is_empty() || progs.iter().any(|p| prog.name() == *p);
+            prog.set_autoload(wanted);
+        }
+        let obj = open.load().map_err(|err| TestError::Load {
+            source_file: self.source,
+            err,
+            log: libbpf_log_tail(),
+        })?;
+        Ok(LoadedObject {
+            source: self.source,
+            obj,
+        })
+    }
+
+    /// Runs test program `prog` alone in a fresh instance of the object and
+    /// panics with the BPF-side report if it fails. Skips (prints the reason
+    /// and returns) when the host cannot run arena programs, unless `CI=true`.
+    pub fn run_test(&self, prog: &str) {
+        if let Err(e) = host_support() {
+            if std::env::var("CI").is_ok_and(|v| v == "true") {
+                panic!("{e} (CI=true: a missing capability fails the run)");
+            }
+            eprintln!("SKIPPED {prog}: {e}");
+            return;
+        }
+        let result = self
+            .load(&[prog])
+            .and_then(|obj| obj.run(prog, None).map(|_| ()));
+        if let Err(e) = result {
+            panic!("{e}");
+        }
+    }
+}
+
+/// A loaded BPF test object.
+#[derive(Debug)]
+pub struct LoadedObject {
+    source: &'static str,
+    obj: Object,
+}
+
+impl LoadedObject {
+    /// Runs `prog` once with `ctx` as its context (written back by the
+    /// kernel). Ok(()) when it returns 0; otherwise the recorded assertion,
+    /// or the bare return value if none was recorded.
+    pub fn run(&self, prog: &str, ctx: Option<&mut [u8]>) -> Result<(), TestError> {
+        let ret = self.run_raw(prog, ctx)?;
+        if ret == 0 {
+            return Ok(());
+        }
+        match self.failure()? {
+            Some(failure) => Err(TestError::Assertion {
+                prog: prog.to_string(),
+                failure,
+            }),
+            None => Err(TestError::Returned {
+                prog: prog.to_string(),
+                ret,
+            }),
+        }
+    }
+
+    /// Runs `prog` once and returns its return value as is.
+    pub fn run_raw(&self, prog: &str, ctx: Option<&mut [u8]>) -> Result<u32, TestError> {
+        let p = self
+            .obj
+            .progs_mut()
+            .find(|p| p.name() == prog)
+            .ok_or_else(|| TestError::NoProgram {
+                source_file: self.source,
+                prog: prog.to_string(),
+            })?;
+        let input = ProgramInput {
+            context_in: ctx,
+            ..Default::default()
+        };
+        let out = p.test_run(input).map_err(|err| TestError::Run {
+            prog: prog.to_string(),
+            err,
+        })?;
+        Ok(out.return_value)
+    }
+
+    /// The assertion recorded so far, if any.
+    pub fn failure(&self) -> Result<Option<Failure>, TestError> {
+        let map = self
+            .obj
+            .maps()
+            .find(|m| m.name() == FAILURE_MAP)
+            .ok_or_else(|| TestError::FailureMap(format!("{} has no such map", self.source)))?;
+        let raw = map
+            .lookup(&0u32.to_ne_bytes(), MapFlags::ANY)
+            .map_err(|e| TestError::FailureMap(e.to_string()))?
+            .unwrap_or_default();
+        Ok(Failure::decode(&raw))
+    }
+
+    /// The object's arena, read through its mmap.
+    pub fn arena(&self) -> Result<ArenaView<'_>, TestError> {
+        let map = self
+            .obj
+            .maps()
+            .find(|m| m.map_type() == MapType::Arena)
+            .ok_or_else(|| ArenaError::NotArena(format!("{} has no arena", self.source)))?;
+        // The Map handle is a temporary, but the mapping belongs to the
+        // object, which the view borrows through `self`.
+        let view = ArenaView::of_map(&map)?;
+        // SAFETY: the mmap lives as long as self.obj, which outlives '_.
+        Ok(unsafe { ArenaView::from_raw(view.base(), view.len()) })
+    }
+
+    /// The underlying libbpf object.
+    pub fn object(&self) -> &Object {
+        &self.obj
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_failure_record() {
+        let mut raw = vec![0u8; Failure::SIZE];
+        assert_eq!(Failure::decode(&raw), None);
+        raw[0..4].copy_from_slice(&1u32.to_ne_bytes());
+        raw[4..8].copy_from_slice(&57u32.to_ne_bytes());
+        raw[8..16].copy_from_slice(&(-41i64 as u64).to_ne_bytes());
+        raw[16..24].copy_from_slice(&42u64.to_ne_bytes());
+        raw[24..28].copy_from_slice(&1u32.to_ne_bytes());
+        raw[32..32 + 7].copy_from_slice(b"t.bpf.c");
+        raw[96..96 + 9].copy_from_slice(b"got == 42");
+        let f = Failure::decode(&raw).expect("claimed record");
+        assert_eq!(f.line, 57);
+        assert_eq!(
+            f.to_string(),
+            "t.bpf.c:57: assertion failed: got == 42\n  left:  -41\n  right: 42"
+        );
+    }
+}
