@@ -33,13 +33,13 @@
 use std::marker::PhantomData;
 use std::mem::{align_of, size_of};
 
-use libbpf_rs::{AsRawLibbpf, MapCore, MapType};
+use libbpf_rs::{AsRawLibbpf, MapCore, MapType, Object};
 
 /// Why an arena read was refused.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ArenaError {
-    /// The map handed in is not an arena.
-    #[error("map '{0}' is not a BPF arena")]
+    /// The object has no arena map.
+    #[error("BPF object '{0}' has no arena map")]
     NotArena(String),
     /// The arena has no userspace mapping (object not loaded, or not mmapable).
     #[error("arena '{0}' is not mapped in this process")]
@@ -94,17 +94,21 @@ pub struct ArenaView<'obj> {
 }
 
 impl<'obj> ArenaView<'obj> {
-    /// The view of a loaded arena map.
-    pub fn of_map<M: MapCore + AsRawLibbpf<LibbpfType = libbpf_rs::libbpf_sys::bpf_map>>(
-        map: &'obj M,
-    ) -> Result<Self, ArenaError> {
+    /// The view of the arena of a loaded object (a BPF object has at most
+    /// one arena). For a skeleton: `ArenaView::of_object(skel.object())`.
+    pub fn of_object(obj: &'obj Object) -> Result<Self, ArenaError> {
+        let name = obj
+            .name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let map = obj
+            .maps()
+            .find(|m| m.map_type() == MapType::Arena)
+            .ok_or(ArenaError::NotArena(name))?;
         let name = map.name().to_string_lossy().into_owned();
-        if map.map_type() != MapType::Arena {
-            return Err(ArenaError::NotArena(name));
-        }
         let mut size = 0u64;
-        // SAFETY: the map pointer is valid for 'obj; libbpf returns the
-        // arena's mmap base (or NULL) and writes a size we do not use.
+        // SAFETY: the map pointer is valid while obj lives; libbpf returns
+        // the arena's mmap base (or NULL) and writes a size we do not use.
         let base = unsafe {
             libbpf_rs::libbpf_sys::bpf_map__initial_value(
                 map.as_libbpf_object().as_ptr(),
@@ -115,6 +119,7 @@ impl<'obj> ArenaView<'obj> {
             return Err(ArenaError::NotMapped(name));
         }
         let len = u64::from(map.max_entries()) * page_size();
+        // The mapping belongs to obj and lives until it is dropped.
         Ok(ArenaView {
             base: base as u64,
             len,

@@ -11,7 +11,7 @@ use std::cell::RefCell;
 use std::fmt;
 use std::sync::{Once, OnceLock};
 
-use libbpf_rs::{MapCore, MapFlags, MapType, Object, ObjectBuilder, PrintLevel, ProgramInput};
+use libbpf_rs::{MapCore, MapFlags, Object, ObjectBuilder, PrintLevel, ProgramInput};
 
 use crate::arena::{ArenaError, ArenaView};
 
@@ -358,16 +358,7 @@ impl LoadedObject {
 
     /// The object's arena, read through its mmap.
     pub fn arena(&self) -> Result<ArenaView<'_>, TestError> {
-        let map = self
-            .obj
-            .maps()
-            .find(|m| m.map_type() == MapType::Arena)
-            .ok_or_else(|| ArenaError::NotArena(format!("{} has no arena", self.source)))?;
-        // The Map handle is a temporary, but the mapping belongs to the
-        // object, which the view borrows through `self`.
-        let view = ArenaView::of_map(&map)?;
-        // SAFETY: the mmap lives as long as self.obj, which outlives '_.
-        Ok(unsafe { ArenaView::from_raw(view.base(), view.len()) })
+        Ok(ArenaView::of_object(&self.obj)?)
     }
 
     /// The underlying libbpf object.

@@ -1,0 +1,18 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/* Types shared by the BPF half (main.bpf.c) and the Rust half (main.rs). */
+#pragma once
+
+/* Per-CPU slots of the statistics; CPU ids at or above this share the last. */
+#define TEMPLATE_MAX_CPUS 512
+
+/* What the scheduler counts, per CPU, in arena memory. */
+struct template_cpu_stats {
+	unsigned long long local;    /* woke onto an idle CPU, dispatched directly */
+	unsigned long long global;   /* queued on the shared queue */
+	unsigned long long dispatch; /* moved from the shared queue to a CPU */
+	unsigned long long __pad[5]; /* one cache line per CPU: no false sharing */
+};
+
+struct template_stats {
+	struct template_cpu_stats cpu[TEMPLATE_MAX_CPUS];
+};

@@ -1,0 +1,97 @@
+//! Schedulers in a real sched_ext kernel: the VM boots Debian's sched_ext
+//! kernel under qemu (or the schedulers run directly on a sched_ext host).
+//!
+//! These tests need qemu and the kernel download (cached after the first
+//! run); `tools/test` installs what they need.
+
+use std::time::Duration;
+
+use scx_arena::run::{build_scheduler, SchedRun, CLEAN_EXIT};
+use scx_arena::vm::{sched_ext_kernel, KernelOptions, VmConfig};
+
+/// The template goes disabled → enabled → disabled with the clean
+/// "unregistered from user space" exit while stress-ng makes progress.
+#[test]
+fn template_attaches_runs_stress_ng_and_unregisters_cleanly() {
+    let bin = build_scheduler("scx_template", false).expect("build scx_template");
+    let result = SchedRun::new(&bin)
+        .workload(SchedRun::stress_ng_cpu(Duration::from_secs(3)))
+        .vm_config(VmConfig::new().cpus(2).timeout(Duration::from_secs(180)))
+        .vm()
+        .expect("VM run");
+    if let Some(t) = result.enabled_after {
+        println!("boot to scheduler enabled: {:.1} s", t.as_secs_f64());
+    }
+    if let Err(e) = result.check_clean() {
+        panic!("template run was not clean: {e}");
+    }
+    assert_eq!(result.states, ["disabled", "enabled", "disabled"]);
+    assert_eq!(result.kernel_exit_reason.as_deref(), Some(CLEAN_EXIT));
+    let ops = result.workload_ops.expect("stress-ng printed its metrics");
+    assert!(ops > 0, "stress-ng made no progress");
+    // The scheduler itself scheduled the workload: its own counters moved.
+    let queued =
+        result.stat("global").expect("final stats") + result.stat("local").expect("final stats");
+    assert!(
+        queued > 0,
+        "the template scheduled nothing: {:?}",
+        result.final_stats
+    );
+    assert!(result.stat("dispatch").expect("final stats") > 0);
+
+    // The kernel is now cached: it is found again without any download.
+    let offline = KernelOptions {
+        offline: true,
+        ..KernelOptions::default()
+    };
+    sched_ext_kernel(&offline).expect("the cached kernel is reused offline");
+}
+
+/// A second scheduler cannot load while one runs: it exits with one clear
+/// error line, and the first keeps running and unloads cleanly.
+#[test]
+fn second_scheduler_fails_to_load_with_one_clear_line() {
+    let bin = build_scheduler("scx_template", false).expect("build scx_template");
+    let script = "\
+/usr/local/bin/scx_template --stats 0 > /tmp/first.log 2>&1 &
+FIRST=$!
+n=0
+while [ \"$(cat /sys/kernel/sched_ext/state)\" != enabled ] && [ $n -lt 300 ]; do sleep 0.1; n=$((n+1)); done
+/usr/local/bin/scx_template > /tmp/second.log 2>&1
+echo \"SECOND-RC $?\"
+sed 's/^/SECOND-OUT /' /tmp/second.log
+echo \"FIRST-STATE $(cat /sys/kernel/sched_ext/state)\"
+kill -INT $FIRST; wait $FIRST; echo \"FIRST-RC $?\"
+";
+    let run = VmConfig::new()
+        .cpus(2)
+        .timeout(Duration::from_secs(120))
+        .binary(&bin)
+        .command("two", script)
+        .run()
+        .expect("VM run");
+    run.check().expect("guest ran cleanly");
+    let out = run.output("two").expect("command output");
+    let line = |key: &str| {
+        out.lines()
+            .find_map(|l| l.trim().strip_prefix(key))
+            .map(str::trim)
+            .unwrap_or_else(|| panic!("no {key} in:\n{out}"))
+            .to_string()
+    };
+    assert_ne!(line("SECOND-RC"), "0", "the second scheduler must fail");
+    let second: Vec<&str> = out
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("SECOND-OUT "))
+        .collect();
+    assert_eq!(
+        second.len(),
+        1,
+        "expected one error line, got:\n{}",
+        second.join("\n")
+    );
+    println!("second scheduler said: {}", second[0]);
+    assert!(second[0].contains("already running"), "{}", second[0]);
+    assert_eq!(line("FIRST-STATE"), "enabled");
+    assert_eq!(line("FIRST-RC"), "0");
+}
