@@ -26,8 +26,10 @@ fn main() {
             .unwrap_or_default()
             .to_string();
         let stem = file.trim_end_matches(".bpf.c").to_string();
+        // test_checked_* exercise checked mode ("arena ASAN").
         let obj = BpfBuild::new(src)
             .all_libs()
+            .checked(stem.starts_with("test_checked_"))
             .object(&stem)
             .unwrap_or_else(fail);
         let tests = syscall_tests(&obj).unwrap_or_else(fail);

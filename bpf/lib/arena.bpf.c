@@ -9,14 +9,17 @@ struct scx_arena_map arena SEC(".maps");
 
 struct scx_arena_page_stats scx_arena_page_stats;
 
-u64 __scx_arena_pages_alloc(u32 nr_pages)
+u64 __scx_arena_pages_alloc(u64 addr, u32 nr_pages)
 {
 	void __arena *p;
 	u64 now, peak;
 
-	p = bpf_arena_alloc_pages(&arena, NULL, nr_pages, NUMA_NO_NODE, 0);
+	p = bpf_arena_alloc_pages(&arena, scx_arena_from_u64(void, addr), nr_pages,
+				  NUMA_NO_NODE, 0);
 	if (!p) {
-		__sync_fetch_and_add(&scx_arena_page_stats.nr_failed, 1);
+		/* A placed request may fail only because its range is taken. */
+		if (!addr)
+			__sync_fetch_and_add(&scx_arena_page_stats.nr_failed, 1);
 		return 0;
 	}
 

@@ -27,7 +27,20 @@ pub const MIN_CLANG_MAJOR: u32 = 19;
 
 /// Library units and the units each one needs, in `bpf/lib/<name>.bpf.c`.
 /// `arena` (the map and page wrapper) is always linked.
-const LIB_DEPS: &[(&str, &[&str])] = &[("arena", &[]), ("test", &[])];
+const LIB_DEPS: &[(&str, &[&str])] = &[
+    ("arena", &[]),
+    ("test", &[]),
+    ("error", &[]),
+    ("lock", &["error"]),
+    (
+        "alloc",
+        &["buddy", "slab", "bump", "check", "lock", "error"],
+    ),
+    ("check", &["alloc"]),
+    ("buddy", &["alloc"]),
+    ("slab", &["alloc"]),
+    ("bump", &["alloc"]),
+];
 
 /// Why a BPF build failed.
 #[derive(Debug)]
@@ -127,6 +140,7 @@ pub struct BpfBuild {
     cflags: Vec<String>,
     intf: Option<(PathBuf, String)>,
     unknown_libs: Vec<String>,
+    checked: bool,
 }
 
 impl BpfBuild {
@@ -141,18 +155,23 @@ impl BpfBuild {
             cflags: Vec::new(),
             intf: None,
             unknown_libs: Vec::new(),
+            checked: false,
         }
     }
 
-    /// Links library unit `name` (`bpf/lib/<name>.bpf.c`) and the units it
-    /// depends on. An unknown name fails at build time.
+    /// Links library unit `name` (`bpf/lib/<name>.bpf.c`) and, transitively,
+    /// the units it depends on. An unknown name fails at build time.
     pub fn lib(mut self, name: &str) -> Self {
-        match LIB_DEPS.iter().find(|(n, _)| *n == name) {
-            Some((n, deps)) => {
-                self.libs.insert(n);
-                self.libs.extend(deps.iter().copied());
+        let mut todo = vec![name.to_string()];
+        while let Some(n) = todo.pop() {
+            match LIB_DEPS.iter().find(|(u, _)| *u == n) {
+                Some((unit, deps)) => {
+                    if self.libs.insert(unit) {
+                        todo.extend(deps.iter().map(|d| d.to_string()));
+                    }
+                }
+                None => self.unknown_libs.push(n),
             }
-            None => self.unknown_libs.push(name.to_string()),
         }
         self
     }
@@ -166,6 +185,14 @@ impl BpfBuild {
     /// Adds `-D<name>=<value>` to every unit's compilation.
     pub fn define(mut self, name: &str, value: &str) -> Self {
         self.cflags.push(format!("-D{name}={value}"));
+        self
+    }
+
+    /// Builds in checked mode ("arena ASAN", `bpf/include/scx_arena/check.h`):
+    /// every unit gets `-DSCX_ARENA_CHECKED=1`. `SCX_ARENA_CHECKED=1` in the
+    /// build's environment does the same for every object.
+    pub fn checked(mut self, on: bool) -> Self {
+        self.checked = on;
         self
     }
 
@@ -206,6 +233,10 @@ impl BpfBuild {
         let mut b = scx_cargo::BpfBuilder::new().map_err(compile_err)?;
         b.add_include_path(&path_str(&lib_dir.join("include"))?);
         b.add_cflag("-Werror");
+        println!("cargo:rerun-if-env-changed=SCX_ARENA_CHECKED");
+        if self.checked || env::var("SCX_ARENA_CHECKED").is_ok_and(|v| v == "1") {
+            b.add_cflag("-DSCX_ARENA_CHECKED=1");
+        }
         for f in &self.cflags {
             b.add_cflag(f);
         }

@@ -24,6 +24,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 #include <bpf_arena_common.bpf.h>
+#include <asm-generic/errno.h>
 
 #ifndef __BPF_FEATURE_ADDR_SPACE_CAST
 #error "scx-arena needs clang >= 19 (address-space casts for arena pointers)"
@@ -111,7 +112,7 @@ extern struct scx_arena_page_stats scx_arena_page_stats;
  */
 #define scx_arena_from_u64(type, addr) ((type __arena *)(unsigned long)(addr))
 
-u64 __scx_arena_pages_alloc(u32 nr_pages);
+u64 __scx_arena_pages_alloc(u64 addr, u32 nr_pages);
 
 /**
  * scx_arena_pages_alloc - allocate @nr_pages contiguous zeroed arena pages.
@@ -125,7 +126,35 @@ u64 __scx_arena_pages_alloc(u32 nr_pages);
  */
 static __always_inline void __arena *scx_arena_pages_alloc(u32 nr_pages)
 {
-	return scx_arena_from_u64(void, __scx_arena_pages_alloc(nr_pages));
+	return scx_arena_from_u64(void, __scx_arena_pages_alloc(0, nr_pages));
+}
+
+/**
+ * scx_arena_pages_alloc_at - scx_arena_pages_alloc() at a chosen address.
+ * @addr: page-aligned arena address of the first page.
+ * @nr_pages: number of pages.
+ *
+ * Returns @addr, or NULL if any page of the range is already in use (or
+ * memory is short). The allocators use it to place blocks at aligned offsets.
+ */
+static __always_inline void __arena *scx_arena_pages_alloc_at(u64 addr, u32 nr_pages)
+{
+	return scx_arena_from_u64(void, __scx_arena_pages_alloc(addr, nr_pages));
+}
+
+/*
+ * The arena's bounds as user addresses, read from the kernel's struct
+ * bpf_arena behind the map (CO-RE relocated). Arena offsets are relative to
+ * scx_arena_start().
+ */
+static __always_inline u64 scx_arena_start(void)
+{
+	return ((struct bpf_arena *)&arena)->user_vm_start;
+}
+
+static __always_inline u64 scx_arena_end(void)
+{
+	return ((struct bpf_arena *)&arena)->user_vm_end;
 }
 
 /**
@@ -137,3 +166,10 @@ static __always_inline void __arena *scx_arena_pages_alloc(u32 nr_pages)
  * support, even when there is nothing to report.)
  */
 int scx_arena_pages_free(void __arena *p __arg_arena, u32 nr_pages);
+
+/*
+ * Call depth. The verifier allows 8 frames (the program plus 7 nested
+ * calls of static or global functions). The library inlines its internal
+ * helpers (static __always_inline) and keeps global functions for entry
+ * points, so a library call costs the caller at most 4 frames.
+ */
