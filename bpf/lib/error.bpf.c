@@ -17,6 +17,13 @@ extern void scx_bpf_error_bstr(char *fmt, unsigned long long *data,
 
 int __scx_arena_error_raise(char *fmt, struct scx_arena_error_args *args)
 {
+	/*
+	 * The verifier types a global function's pointer arguments as
+	 * maybe-NULL, and the kfunc wants them non-NULL (found on the 7.2
+	 * sched_ext kernel: "Possibly NULL pointer passed to trusted R1").
+	 */
+	if (!fmt || !args)
+		return 0;
 	if (bpf_ksym_exists(scx_bpf_error_bstr))
 		scx_bpf_error_bstr(fmt, args->data, sizeof(args->data));
 	return 0;
