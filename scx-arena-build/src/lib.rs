@@ -132,6 +132,26 @@ pub fn check_clang() -> Result<String, BuildError> {
     Ok(clang)
 }
 
+/// Whether `clang` can instrument BPF code with KASAN-style checks
+/// (`-fsanitize=kernel-address -target bpf`). clang-19 cannot; checked mode
+/// then relies on the library's checked accessors alone.
+pub fn bpf_asan_available(clang: &str) -> bool {
+    Command::new(clang)
+        .args([
+            "-target",
+            "bpf",
+            "-fsanitize=kernel-address",
+            "-x",
+            "c",
+            "-c",
+            "-o",
+            "/dev/null",
+            "/dev/null",
+        ])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
 /// One BPF object: a main source plus the library units it names.
 #[derive(Debug, Clone)]
 pub struct BpfBuild {
@@ -218,7 +238,7 @@ impl BpfBuild {
     }
 
     fn compile_link(&self) -> Result<PathBuf, BuildError> {
-        check_clang()?;
+        let clang = check_clang()?;
         if let Some(bad) = self.unknown_libs.first() {
             return Err(BuildError::UnknownLib(bad.clone()));
         }
@@ -236,6 +256,15 @@ impl BpfBuild {
         println!("cargo:rerun-if-env-changed=SCX_ARENA_CHECKED");
         if self.checked || env::var("SCX_ARENA_CHECKED").is_ok_and(|v| v == "1") {
             b.add_cflag("-DSCX_ARENA_CHECKED=1");
+            if bpf_asan_available(&clang) {
+                // A clang that can instrument BPF exists, but the library
+                // has no __asan_* runtime for it yet: say so, stay with the
+                // checked accessors.
+                println!(
+                    "cargo::warning={clang} accepts -fsanitize=kernel-address for BPF; \
+                     scx-arena does not use it yet (checked accessors only)"
+                );
+            }
         }
         for f in &self.cflags {
             b.add_cflag(f);
