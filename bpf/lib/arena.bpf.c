@@ -1,11 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
- * The arena map's single definition and the page-level allocation wrapper.
- * Every scx-arena object links this file.
+ * The page-level allocation wrapper and its accounting. Every scx-arena
+ * object links this file.
  */
 #include <scx_arena/arena.h>
-
-struct scx_arena_map arena SEC(".maps");
 
 struct scx_arena_page_stats scx_arena_page_stats;
 

@@ -30,6 +30,8 @@ static __always_inline struct scx_arena_slab_pcpu __arena *this_pcpu(struct scx_
 		pc = (u64)scx_arena_buddy_alloc(0);
 		if (!pc)
 			return NULL;
+		/* A reused block holds its last owner's bytes: start empty. */
+		__scx_arena_zero(pc, __PAGE_SIZE);
 		/* Only this CPU installs its own entry; a nested install wins. */
 		if (__sync_val_compare_and_swap(&table[cpu], 0, pc)) {
 			scx_arena_buddy_free(scx_arena_from_u64(void, pc));

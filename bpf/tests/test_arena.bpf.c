@@ -9,6 +9,14 @@
 
 char _license[] SEC("license") = "GPL";
 
+/* A map of the test's own, beside the library's: both must link and load. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 4);
+	__type(key, u32);
+	__type(value, u64);
+} own_map SEC(".maps");
+
 #define WORDS_PER_PAGE (__PAGE_SIZE / sizeof(u64))
 
 SEC("syscall")
@@ -33,6 +41,22 @@ int test_pages_alloc_zeroed_and_writable(void *ctx)
 	scx_arena_pages_free(p, 1);
 	ASSERT_EQ(scx_arena_page_stats.nr_pages, before);
 	ASSERT_GE(scx_arena_page_stats.nr_pages_peak, before + 1);
+	return 0;
+}
+
+SEC("syscall")
+int test_own_map_links_beside_the_arena(void *ctx)
+{
+	u32 key = 2;
+	u64 *v = bpf_map_lookup_elem(&own_map, &key);
+	u64 __arena *p = scx_arena_pages_alloc(1);
+
+	ASSERT_NONNULL(v);
+	ASSERT_NONNULL(p);
+	*v = 7;
+	*p = *v;
+	ASSERT_EQ(*p, 7);
+	scx_arena_pages_free(p, 1);
 	return 0;
 }
 

@@ -173,3 +173,44 @@ int test_checked_correct_program_reports_nothing(void *ctx)
 	ASSERT_EQ(scx_arena_last_error.count, 0);
 	return 0;
 }
+
+/* Line numbers of the allocations below, for the Rust leak test. */
+struct leak_args {
+	u64 line_small;
+	u64 line_large;
+};
+
+/*
+ * Not a test: leaves a 24-byte and a 5000-byte object allocated (and frees
+ * a third), so tests/alloc.rs can check the leak report names exactly them.
+ */
+SEC("syscall")
+int leak_some(struct leak_args *args)
+{
+	u64 __arena *a = scx_arena_alloc(24);
+	u64 __arena *b = scx_arena_alloc(100);
+	u64 __arena *c = scx_arena_alloc(5000);
+
+	args->line_small = __LINE__ - 4;
+	args->line_large = __LINE__ - 3;
+	if (!a || !b || !c)
+		return 1;
+	scx_arena_free(b);
+	return 0;
+}
+
+/* Not a test: the same allocations, all freed: nothing leaks. */
+SEC("syscall")
+int leak_none(void *ctx)
+{
+	u64 __arena *a = scx_arena_alloc(24);
+	u64 __arena *b = scx_arena_alloc(100);
+	u64 __arena *c = scx_arena_alloc(5000);
+
+	if (!a || !b || !c)
+		return 1;
+	scx_arena_free(a);
+	scx_arena_free(b);
+	scx_arena_free(c);
+	return 0;
+}

@@ -29,7 +29,6 @@ pub const MIN_CLANG_MAJOR: u32 = 19;
 /// `arena` (the map and page wrapper) is always linked.
 const LIB_DEPS: &[(&str, &[&str])] = &[
     ("arena", &[]),
-    ("test", &[]),
     ("error", &[]),
     ("lock", &["error"]),
     (

@@ -1,12 +1,17 @@
 //! scx-arena: userspace half of the scx-arena sched_ext framework.
 //!
+//! - [`alloc`]: the arena allocator from userspace: statistics and a
+//!   checker of all its metadata.
 //! - [`arena`]: zero-copy, bounds-checked reads of BPF arena memory.
+//! - [`globals`]: reads of a BPF object's `.bss`/`.data` globals by name.
 //! - [`run`]: runs a scheduler under a workload, in the VM or on the host.
 //! - [`runtime`]: what every scheduler binary does the same way.
 //! - [`testing`]: runs the BPF library's `SEC("syscall")` tests on the host.
 //! - [`vm`]: boots a sched_ext kernel under qemu for schedulers and tests.
 
+pub mod alloc;
 pub mod arena;
+pub mod globals;
 pub mod run;
 pub mod runtime;
 pub mod testing;

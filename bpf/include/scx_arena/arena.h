@@ -57,10 +57,12 @@
 
 /*
  * The arena map. Exactly one exists per BPF object (the kernel allows one
- * arena per program), so the library and every program name it "arena" and
- * the definition lives once, in bpf/lib/arena.bpf.c; this header only
- * declares it. libbpf's linker requires an extern map to repeat the
- * definition exactly, hence the named type.
+ * arena per program), so the library and every program name it "arena".
+ * Every unit that includes this header carries the same weak definition and
+ * libbpf's linker keeps one. (An extern declaration plus one strong
+ * definition does not survive libbpf-cargo's per-unit link when the unit
+ * also defines maps of its own: the extern turns into a second strong
+ * definition and the final link fails with "conflicting non-weak symbol".)
  *
  * No map_extra: the kernel picks the user address, which lets several
  * objects coexist in one process (tests load many in parallel). BPF's and
@@ -72,7 +74,7 @@ struct scx_arena_map {
 	__uint(max_entries, SCX_ARENA_PAGES);
 };
 
-extern struct scx_arena_map arena SEC(".maps");
+struct scx_arena_map arena SEC(".maps") __weak;
 
 /*
  * scx_arena_assoc - tie the current program to the arena.

@@ -45,7 +45,7 @@ struct scx_test_failure {
 	char expr[SCX_TEST_EXPR_LEN];
 };
 
-/* One-entry array, defined in bpf/lib/test.bpf.c. */
+/* One-entry array; a weak definition in every unit, kept once (see arena.h). */
 struct scx_test_failure_map {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);
@@ -53,7 +53,7 @@ struct scx_test_failure_map {
 	__type(value, struct scx_test_failure);
 };
 
-extern struct scx_test_failure_map scx_test_failure SEC(".maps");
+struct scx_test_failure_map scx_test_failure SEC(".maps") __weak;
 
 /*
  * Copies a string literal into a record field. The size is a compile-time

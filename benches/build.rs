@@ -1,0 +1,13 @@
+//! Builds bpf/alloc_bench.bpf.c with the allocator linked into
+//! `$OUT_DIR/alloc_bench.bpf.o`, which src/bin/alloc-bench.rs embeds.
+
+fn main() {
+    scx_arena_build::BpfBuild::new("bpf/alloc_bench.bpf.c")
+        .lib("alloc")
+        // 1 GiB of address space (backed only when used): the bump runs
+        // never free, and the buddy hold model keeps 64 blocks per thread.
+        .define("SCX_ARENA_PAGES", "262144")
+        .object("alloc_bench")
+        .unwrap_or_else(scx_arena_build::fail);
+    println!("cargo:rerun-if-changed=bpf");
+}
