@@ -41,6 +41,18 @@ static __always_inline struct scx_arena_slab_pcpu __arena *this_pcpu(struct scx_
 	return scx_arena_from_u64(struct scx_arena_slab_pcpu, pc);
 }
 
+/*
+ * Ends this CPU's claim on @st. Only programs on this CPU ever touch its
+ * stacks, so ordering against other CPUs is moot: a compiler barrier and a
+ * plain store suffice (the claim itself is a compare-and-swap, which a
+ * nested program cannot split). The counters next to it are plain too.
+ */
+static __always_inline void stack_release(struct scx_arena_slab_stack __arena *st)
+{
+	barrier();
+	st->busy = 0;
+}
+
 static __always_inline void partial_push(struct scx_arena_slab_class __arena *c, u64 s)
 {
 	slab_t h = slab(s);
@@ -269,11 +281,12 @@ u64 __scx_arena_slab_alloc(u32 cls)
 		cnt--;
 		obj = st->objs[cnt & (SCX_ARENA_SLAB_CACHE - 1)];
 	}
+	if (obj)
+		pc->nr_alloc[cls]++;
 	st->count = cnt;
-	__sync_lock_test_and_set(&st->busy, 0);
+	stack_release(st);
 	if (!obj)
 		goto fail;
-	__sync_fetch_and_add(&pc->nr_alloc[cls], 1);
 	return obj;
 slow:
 	obj = alloc_direct(r, cls);
@@ -298,8 +311,16 @@ int scx_arena_slab_free(void __arena *p __arg_arena)
 	if (!r || obj < r->base)
 		goto invalid;
 	s = r->base + ((obj - r->base) & ~(SCX_ARENA_SLAB_BYTES - 1));
+#ifdef SCX_ARENA_CHECKED
+	/*
+	 * Checked mode also asks the page map, so a buddy block whose content
+	 * happens to look like a slab header is not taken for one. Otherwise
+	 * the header's magic decides: a non-slab region holds no slab
+	 * header unless user data forges one. (An unmapped page reads 0.)
+	 */
 	if (!(__scx_arena_buddy_page_state(s) & SCX_ARENA_PG_SLAB))
 		goto invalid;
+#endif
 	h = slab(s);
 	cls = h->cls;
 	if (cls >= SCX_ARENA_SLAB_NR_CLASSES || h->magic != (SCX_ARENA_SLAB_MAGIC | cls))
@@ -325,8 +346,8 @@ int scx_arena_slab_free(void __arena *p __arg_arena)
 	}
 	st->objs[cnt & (SCX_ARENA_SLAB_CACHE - 1)] = obj;
 	st->count = cnt + 1;
-	__sync_lock_test_and_set(&st->busy, 0);
-	__sync_fetch_and_add(&pc->nr_free[cls], 1);
+	pc->nr_free[cls]++;
+	stack_release(st);
 	return 0;
 slow:
 	free_direct(r, cls, obj);

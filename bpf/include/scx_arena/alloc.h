@@ -68,10 +68,15 @@ static __always_inline int __scx_arena_free_raw(void __arena *p)
 
 	if (!p)
 		return 0;
-	st = __scx_arena_buddy_page_state((u64)p);
-	/* A page-aligned block head that is not a slab: a buddy block. */
-	if ((st & SCX_ARENA_PG_USED) && !(st & SCX_ARENA_PG_SLAB))
-		return scx_arena_buddy_free(p);
+	/*
+	 * Buddy blocks start on a page; only then is the page state worth
+	 * looking up (the slab validates everything else itself).
+	 */
+	if (!((u64)p & (__PAGE_SIZE - 1))) {
+		st = __scx_arena_buddy_page_state((u64)p);
+		if ((st & SCX_ARENA_PG_USED) && !(st & SCX_ARENA_PG_SLAB))
+			return scx_arena_buddy_free(p);
+	}
 	return scx_arena_slab_free(p);
 }
 /* Zeroes @size bytes at @p, a word at a time (memset on arena memory
@@ -121,6 +126,9 @@ static __always_inline int scx_arena_free(void __arena *p)
  */
 static __always_inline void __arena *scx_arena_alloc(u64 size)
 {
+	/* With a constant size the class folds away: one call to the slab. */
+	if (__builtin_constant_p(size) && size && size <= SCX_ARENA_SLAB_MAX_SIZE)
+		return scx_arena_slab_alloc(scx_arena_slab_class(size));
 	return scx_arena_from_u64(void, __scx_arena_alloc(size));
 }
 
