@@ -224,7 +224,16 @@ int test_exhaustion_returns_null_then_recovers(void *ctx)
 	ASSERT_LT(n, SCX_ARENA_MAX_CHUNKS);
 	ASSERT_GT(n, 8);
 	ASSERT_EQ(r->buddy.nr_failed, failed + 1);
-	/* Small objects fail cleanly too, once their caches are dry. */
+	/*
+	 * Small objects fail cleanly too, once this CPU's cache and the
+	 * class's last slab are used up (a fresh class has none).
+	 */
+	failed = r->slab.cls[SCX_ARENA_SLAB_NR_CLASSES - 1].nr_failed;
+	bpf_for(i, 0, 64) {
+		if (!scx_arena_alloc(SCX_ARENA_SLAB_MAX_SIZE))
+			break;
+	}
+	ASSERT_EQ(r->slab.cls[SCX_ARENA_SLAB_NR_CLASSES - 1].nr_failed, failed + 1);
 	bpf_for(i, 0, n)
 		scx_arena_buddy_free(scx_arena_from_u64(void, blocks[1 + i]));
 	/* Recovery: everything is usable again. */
