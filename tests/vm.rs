@@ -95,3 +95,58 @@ kill -INT $FIRST; wait $FIRST; echo \"FIRST-RC $?\"
     assert_eq!(line("FIRST-STATE"), "enabled");
     assert_eq!(line("FIRST-RC"), "0");
 }
+
+/// The arena allocator inside real sched_ext callbacks: a test scheduler
+/// allocates and frees slab and buddy objects in ops.enqueue (non-sleepable)
+/// under load, unloads cleanly, and the allocator's metadata checks out from
+/// userspace afterwards.
+#[test]
+fn allocator_works_in_sched_ext_callbacks() {
+    let bin = build_scheduler("scx_alloc_check", false).expect("build scx_alloc_check");
+    let result = SchedRun::new(&bin)
+        .workload("stress-ng --cpu 2 --timeout 3s --metrics-brief && hackbench -g 2 -l 200")
+        .vm_config(VmConfig::new().cpus(2).timeout(Duration::from_secs(180)))
+        .vm()
+        .expect("VM run");
+    if let Err(e) = result.check_clean() {
+        panic!("allocator test scheduler run was not clean: {e}");
+    }
+    let allocs = result.stat("allocs").expect("final stats");
+    assert!(allocs > 100, "only {allocs} allocations in enqueue");
+    assert_eq!(
+        result.stat("failed"),
+        Some(0),
+        "allocations failed: {:?}",
+        result.final_stats
+    );
+    assert!(
+        result.log.lines().any(|l| l.trim() == "alloc-check: ok"),
+        "allocator metadata check did not pass:\n{}",
+        scx_arena::vm::tail_lines(&result.log, 30)
+    );
+}
+
+/// A lock timeout inside the library ends the scheduler with the reason,
+/// instead of continuing on a broken lock.
+#[test]
+fn allocator_lock_timeout_is_a_scheduler_error_exit() {
+    let bin = build_scheduler("scx_alloc_check", false).expect("build scx_alloc_check");
+    let result = SchedRun::new(&bin)
+        .args(["--break-lock"])
+        .workload(SchedRun::stress_ng_cpu(Duration::from_secs(3)))
+        .vm_config(VmConfig::new().cpus(2).timeout(Duration::from_secs(180)))
+        .vm()
+        .expect("VM run");
+    let reason = result.exit_reason.clone().unwrap_or_default();
+    assert!(
+        reason.contains("lock timeout"),
+        "exit reason {reason:?}, kernel {:?}\n{}",
+        result.kernel_exit_reason,
+        scx_arena::vm::tail_lines(&result.log, 30)
+    );
+    // The kernel ejected it (often before the workload even starts) and the
+    // scheduler exited with an error status.
+    assert_eq!(result.kernel_exit_reason.as_deref(), Some("scx_bpf_error"));
+    assert_ne!(result.sched_rc, Some(0));
+    assert!(result.check_clean().is_err());
+}

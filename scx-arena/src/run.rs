@@ -345,8 +345,9 @@ impl SchedRunResult {
             if let Some(stats) = parse_stats_line(FINAL_STATS, line) {
                 r.final_stats = stats;
             }
-            if let Some(reason) = line.trim().strip_prefix("EXIT: ") {
-                r.exit_reason = Some(reason.to_string());
+            // scx_utils prints "EXIT: <reason>", as an error "Error: EXIT: ...".
+            if let Some(i) = line.find("EXIT: ") {
+                r.exit_reason = Some(line[i + 6..].trim().to_string());
             }
             if let Some(ops) = stress_ng_bogo_ops(line) {
                 r.workload_ops = Some(r.workload_ops.unwrap_or(0) + ops);

@@ -5,6 +5,7 @@
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 /// Why a scheduler cannot start.
 #[derive(Debug, thiserror::Error)]
@@ -61,6 +62,34 @@ pub fn shutdown_flag() -> Result<Arc<AtomicBool>, RuntimeError> {
     ctrlc::set_handler(move || f.store(true, Ordering::Relaxed))
         .map_err(|e| RuntimeError::Signal(e.to_string()))?;
     Ok(flag)
+}
+
+/// Waits while the scheduler runs: until `shutdown` is set (SIGINT or
+/// SIGTERM) or `exited()` says the kernel ended it, calling `tick()` every
+/// `interval` (never with a zero interval). Returns `tick`'s first error.
+///
+/// A scheduler binary wraps it between `scx_ops_attach!` and `uei_report!`:
+///
+/// ```ignore
+/// let link = scx_ops_attach!(skel, my_ops)?;
+/// runtime::watch(&shutdown, interval, || uei_exited!(&skel, uei), || print_stats(&skel))?;
+/// drop(link);
+/// ```
+pub fn watch<E>(
+    shutdown: &AtomicBool,
+    interval: Duration,
+    mut exited: impl FnMut() -> bool,
+    mut tick: impl FnMut() -> Result<(), E>,
+) -> Result<(), E> {
+    let mut last = Instant::now();
+    while !shutdown.load(Ordering::Relaxed) && !exited() {
+        std::thread::sleep(Duration::from_millis(100));
+        if !interval.is_zero() && last.elapsed() >= interval {
+            tick()?;
+            last = Instant::now();
+        }
+    }
+    Ok(())
 }
 
 /// One statistics line: `<prefix> key=value key=value ...`. Every scheduler

@@ -15,15 +15,14 @@ mod bpf_intf {
 }
 
 use std::mem::MaybeUninit;
-use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use clap::Parser;
 use libbpf_rs::skel::Skel;
 use libbpf_rs::OpenObject;
 use scx_arena::arena::{ArenaPod, ArenaView};
-use scx_arena::runtime::{require_sched_ext, shutdown_flag, stats_line};
+use scx_arena::runtime::{require_sched_ext, shutdown_flag, stats_line, watch};
 use scx_utils::{scx_ops_attach, scx_ops_load, scx_ops_open, uei_exited, uei_report};
 
 use bpf_skel::{BpfSkel, BpfSkelBuilder};
@@ -107,14 +106,15 @@ fn main() -> Result<()> {
         println!("scx_template: attached (slice {} us)", opts.slice_us);
 
         let interval = Duration::from_secs_f64(opts.stats);
-        let mut last = Instant::now();
-        while !shutdown.load(Ordering::Relaxed) && !uei_exited!(&skel, uei) {
-            std::thread::sleep(Duration::from_millis(100));
-            if opts.stats > 0.0 && last.elapsed() >= interval {
+        watch(
+            &shutdown,
+            interval,
+            || uei_exited!(&skel, uei),
+            || {
                 print_totals("stats:", read_totals(&skel)?);
-                last = Instant::now();
-            }
-        }
+                anyhow::Ok(())
+            },
+        )?;
         print_totals("stats-final:", read_totals(&skel)?);
         drop(link);
         let exit = uei_report!(&skel, uei)?;

@@ -1,0 +1,98 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * scx_alloc_check - a test scheduler that runs the arena allocator inside
+ * real sched_ext callbacks (tests/vm.rs).
+ *
+ * Policy: the template's global FIFO. On top, every enqueue frees the
+ * object it allocated 16 enqueues ago on this CPU and allocates a new one,
+ * alternating slab (48 B) and buddy (6000 B) sizes, in non-sleepable
+ * context. With break_lock set, the first enqueue takes the buddy lock and
+ * never releases it, so the next buddy operation times out: the library
+ * must turn that into a scheduler error exit with the reason.
+ */
+#include <scx/common.bpf.h>
+#include <scx_arena/alloc.h>
+
+char _license[] SEC("license") = "GPL";
+
+#define SHARED_DSQ 0
+#define RING 16
+#define MAX_CPUS 512
+
+const volatile bool break_lock;
+
+UEI_DEFINE(uei);
+
+/* Per CPU: a ring of live objects and counters, RING + 3 words each. */
+struct cpu_state {
+	u64 enq;
+	u64 allocs;
+	u64 failed;
+	u64 ring[RING];
+};
+
+struct cpu_state __arena *cpus;
+static bool lock_broken;
+
+s32 BPF_STRUCT_OPS(check_select_cpu, struct task_struct *p, s32 prev_cpu, u64 wake_flags)
+{
+	bool is_idle = false;
+	s32 cpu = scx_bpf_select_cpu_dfl(p, prev_cpu, wake_flags, &is_idle);
+
+	if (is_idle)
+		scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL, SCX_SLICE_DFL, 0);
+	return cpu;
+}
+
+void BPF_STRUCT_OPS(check_enqueue, struct task_struct *p, u64 enq_flags)
+{
+	u32 cpu = bpf_get_smp_processor_id();
+	struct cpu_state __arena *c;
+	u64 __arena *obj;
+	u64 slot;
+
+	scx_arena_assoc();
+	c = &cpus[cpu < MAX_CPUS ? cpu : MAX_CPUS - 1];
+	slot = c->enq++ % RING;
+	scx_arena_free(scx_arena_from_u64(void, c->ring[slot]));
+	c->ring[slot] = 0;
+	obj = scx_arena_alloc(slot & 1 ? 6000 : 48);
+	if (obj) {
+		*obj = p->pid;
+		c->ring[slot] = (u64)obj;
+		c->allocs++;
+	} else {
+		c->failed++;
+	}
+	if (break_lock && !lock_broken) {
+		lock_broken = true;
+		scx_arena_lock_acquire(&scx_arena_root()->buddy.lock);
+	}
+	scx_bpf_dsq_insert(p, SHARED_DSQ, SCX_SLICE_DFL, enq_flags);
+}
+
+void BPF_STRUCT_OPS(check_dispatch, s32 cpu, struct task_struct *prev)
+{
+	scx_bpf_dsq_move_to_local(SHARED_DSQ, 0);
+}
+
+s32 BPF_STRUCT_OPS_SLEEPABLE(check_init)
+{
+	cpus = scx_arena_bump_alloc(MAX_CPUS * sizeof(struct cpu_state), 64);
+	if (!cpus)
+		return -ENOMEM;
+	return scx_bpf_create_dsq(SHARED_DSQ, -1);
+}
+
+void BPF_STRUCT_OPS(check_exit, struct scx_exit_info *ei)
+{
+	UEI_RECORD(uei, ei);
+}
+
+SCX_OPS_DEFINE(check_ops,
+	       .select_cpu = (void *)check_select_cpu,
+	       .enqueue = (void *)check_enqueue,
+	       .dispatch = (void *)check_dispatch,
+	       .init = (void *)check_init,
+	       .exit = (void *)check_exit,
+	       .name = "alloc_check");

@@ -1,0 +1,96 @@
+//! scx_alloc_check: userspace half of the allocator test scheduler. At exit
+//! it prints its counters and checks the allocator's metadata from
+//! userspace (`scx_arena::alloc`), after real scheduling.
+
+mod bpf_skel {
+    include!(concat!(env!("OUT_DIR"), "/bpf_skel.rs"));
+}
+
+use std::mem::MaybeUninit;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use clap::Parser;
+use libbpf_rs::skel::Skel;
+use libbpf_rs::OpenObject;
+use scx_arena::alloc::AllocView;
+use scx_arena::arena::ArenaView;
+use scx_arena::runtime::{require_sched_ext, shutdown_flag, stats_line, watch};
+use scx_utils::{scx_ops_attach, scx_ops_load, scx_ops_open, uei_exited, uei_report};
+
+use bpf_skel::BpfSkelBuilder;
+
+/// Test scheduler: allocates and frees arena memory in ops.enqueue.
+#[derive(Debug, Parser)]
+struct Opts {
+    /// Hold the allocator's buddy lock forever after the first enqueue, so
+    /// the next buddy operation times out and the scheduler must exit with
+    /// that error.
+    #[arg(long)]
+    break_lock: bool,
+}
+
+/// Per-CPU words: enq, allocs, failed, then the ring (see main.bpf.c).
+const CPU_WORDS: u64 = 3 + 16;
+const MAX_CPUS: u64 = 512;
+
+fn main() -> Result<()> {
+    let opts = Opts::parse();
+    require_sched_ext()?;
+    let shutdown = shutdown_flag()?;
+
+    let mut open_object = MaybeUninit::<OpenObject>::uninit();
+    let mut skel = scx_ops_open!(
+        BpfSkelBuilder::default(),
+        &mut open_object,
+        check_ops,
+        None::<libbpf_rs::libbpf_sys::bpf_object_open_opts>
+    )?;
+    skel.maps
+        .rodata_data
+        .as_mut()
+        .context("no .rodata")?
+        .break_lock = opts.break_lock;
+    let mut skel = scx_ops_load!(skel, check_ops, uei)?;
+    let link = scx_ops_attach!(skel, check_ops)?;
+    println!("scx_alloc_check: attached (break_lock={})", opts.break_lock);
+    watch(
+        &shutdown,
+        Duration::ZERO,
+        || uei_exited!(&skel, uei),
+        || anyhow::Ok(()),
+    )?;
+    drop(link);
+
+    let view = ArenaView::of_object(skel.object())?;
+    let cpus = skel.maps.bss_data.as_ref().context("no .bss")?.cpus as u64;
+    let (mut allocs, mut failed) = (0u64, 0u64);
+    for cpu in 0..MAX_CPUS {
+        let base = cpus + cpu * CPU_WORDS * 8;
+        allocs += view.read::<u64>(base + 8)?;
+        failed += view.read::<u64>(base + 16)?;
+    }
+    let alloc = AllocView::of_object(skel.object())?;
+    let in_use: i64 = alloc.stats()?.classes.iter().map(|c| c.objs_in_use).sum();
+    println!(
+        "{}",
+        stats_line(
+            "stats-final:",
+            &[
+                ("allocs", allocs),
+                ("failed", failed),
+                ("slab_in_use", in_use.max(0) as u64)
+            ]
+        )
+    );
+    match alloc.check() {
+        Ok(_) => println!("alloc-check: ok"),
+        Err(v) => {
+            for violation in v.iter().take(10) {
+                println!("alloc-check: violation: {violation:?}");
+            }
+        }
+    }
+    uei_report!(&skel, uei)?;
+    Ok(())
+}
