@@ -289,9 +289,7 @@ fn without_debug_info(bin: &Path) -> Result<Vec<u8>, VmError> {
     let Some(strip) = super::find_in_path("strip") else {
         return read(bin);
     };
-    static SEQ: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-    let seq = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let tmp = std::env::temp_dir().join(format!("scx-arena-strip-{}-{seq}", std::process::id()));
+    let tmp = std::env::temp_dir().join(format!("scx-arena-strip-{}", crate::vm::unique_suffix()));
     let ok = std::process::Command::new(strip)
         .arg("--strip-debug")
         .arg("-o")
@@ -539,7 +537,7 @@ fn cached_part(dir: &Path, kind: &str, cpio: &[u8], compress: bool) -> Result<Pa
 }
 
 fn write_atomic(path: &Path, data: &[u8]) -> Result<(), VmError> {
-    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    let tmp = path.with_extension(format!("tmp{}", crate::vm::unique_suffix()));
     fs::write(&tmp, data).map_err(io_err(format!("writing {}", tmp.display())))?;
     fs::rename(&tmp, path).map_err(io_err(format!("renaming to {}", path.display())))
 }
@@ -575,7 +573,7 @@ fn concat(dir: &Path, parts: &[PathBuf]) -> Result<Initramfs, VmError> {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos())
         .unwrap_or(0);
-    let path = dir.join(format!("image-{}-{nanos}.img", std::process::id()));
+    let path = dir.join(format!("image-{}-{nanos}.img", crate::vm::unique_suffix()));
     let mut out = Vec::new();
     for p in parts {
         out.extend(fs::read(p).map_err(io_err(format!("reading {}", p.display())))?);

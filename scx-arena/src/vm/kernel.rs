@@ -100,6 +100,11 @@ pub fn sched_ext_kernel(opts: &KernelOptions) -> Result<Kernel, VmError> {
             return kernel_from_env(Path::new(&p));
         }
     }
+    // One acquisition at a time per process: parallel tests on a fresh
+    // machine would otherwise each download the kernel into the same
+    // scratch names. (Other processes are handled by the atomic install.)
+    static FETCH: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one = FETCH.lock().unwrap_or_else(|p| p.into_inner());
     let cache = opts.cache_dir.clone().unwrap_or_else(cache_dir);
     let kdir = cache.join("kernels");
     if let Some(k) = cached_kernel(&kdir, &opts.version)? {
@@ -526,7 +531,7 @@ fn download(opts: &KernelOptions, kdir: &Path) -> Result<Kernel, VmError> {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.subsec_nanos())
         .unwrap_or(0);
-    let scratch = kdir.join(format!(".apt-{}-{nanos}", std::process::id()));
+    let scratch = kdir.join(format!(".apt-{}-{nanos}", crate::vm::unique_suffix()));
     let result = download_in(opts, kdir, &scratch);
     let _ = fs::remove_dir_all(&scratch);
     result
@@ -630,7 +635,7 @@ fn fetch_one(apt: &PrivateApt, cand: &Candidate, kdir: &Path) -> Result<Kernel, 
         .ok_or_else(|| VmError::KernelDownload(format!("{base} holds no kernel config")))?;
     check_config_file(&config)?;
     // Install atomically: temp dir in the same parent, then rename.
-    let tmp = kdir.join(format!(".new-{}-{}", cand.abi, std::process::id()));
+    let tmp = kdir.join(format!(".new-{}-{}", cand.abi, crate::vm::unique_suffix()));
     let _ = fs::remove_dir_all(&tmp);
     fs::create_dir_all(&tmp).map_err(io_err(format!("creating {}", tmp.display())))?;
     fs::copy(&vmlinuz, tmp.join("vmlinuz")).map_err(io_err("caching vmlinuz"))?;
@@ -812,7 +817,7 @@ mod tests {
 
     #[test]
     fn bzimage_header() {
-        let dir = std::env::temp_dir().join(format!("scx-arena-bz-{}", std::process::id()));
+        let dir = std::env::temp_dir().join(format!("scx-arena-bz-{}", crate::vm::unique_suffix()));
         fs::create_dir_all(&dir).unwrap();
         let mut img = vec![0u8; 0x1000];
         img[0x202..0x206].copy_from_slice(b"HdrS");

@@ -135,6 +135,14 @@ pub enum VmError {
     },
 }
 
+/// A suffix for scratch file names that no other thread or process of
+/// this machine uses at the same time: pid and a per-process counter.
+pub(crate) fn unique_suffix() -> String {
+    static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let seq = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("{}-{seq}", std::process::id())
+}
+
 /// Attach a context string to an [`io::Error`].
 pub(crate) fn io_err(context: impl Into<String>) -> impl FnOnce(io::Error) -> VmError {
     let context = context.into();
