@@ -22,7 +22,7 @@ use scx_arena::alloc::{
 };
 use scx_arena::arena::{ArenaPod, ArenaView};
 use scx_arena::globals::{find_global, read_global, GlobalError};
-use scx_arena::testing::{host_support, LoadedObject, TestObject};
+use scx_arena::testing::{host_ready, LoadedObject, TestObject};
 
 /// bpf/tests/test_alloc_ops.bpf.c, built by build.rs.
 const OBJ: TestObject = TestObject {
@@ -35,18 +35,6 @@ const CHURN: &str = "alloc_churn";
 
 /// Largest request the allocator serves: one 512 KiB chunk.
 const MAX_ALLOC: u32 = 512 << 10;
-
-/// Skips (or fails under CI=true) like the generated BPF tests do.
-fn host_ok() -> bool {
-    match host_support() {
-        Ok(()) => true,
-        Err(e) if std::env::var("CI").is_ok_and(|v| v == "true") => panic!("{e}"),
-        Err(e) => {
-            eprintln!("SKIPPED: {e}");
-            false
-        }
-    }
-}
 
 fn load(progs: &[&str]) -> LoadedObject {
     OBJ.load(progs).unwrap_or_else(|e| panic!("{e}"))
@@ -194,7 +182,7 @@ fn checked(view: &AllocView<'_>) -> CheckReport {
 
 #[test]
 fn mirror_structs_match_btf() {
-    if !host_ok() {
+    if !host_ready(module_path!()) {
         return;
     }
     let obj = load(&[OPS]);
@@ -242,7 +230,7 @@ fn mirror_structs_match_btf() {
 
 #[test]
 fn globals_are_read_by_name() {
-    if !host_ok() {
+    if !host_ready(module_path!()) {
         return;
     }
     let obj = load(&[OPS]);
@@ -509,7 +497,7 @@ fn compare_inner(obj: &LoadedObject, model: &Model) -> Result<(), TestCaseError>
 
 #[test]
 fn allocator_matches_a_model_of_live_blocks() {
-    if !host_ok() {
+    if !host_ready(module_path!()) {
         return;
     }
     // 25 cases of 4000 steps: 100,000 operations, each case on a fresh
@@ -541,7 +529,7 @@ fn allocator_matches_a_model_of_live_blocks() {
 /// metadata agrees with the counters for a simple deterministic sequence.
 #[test]
 fn alloc_free_roundtrip_is_clean() {
-    if !host_ok() {
+    if !host_ready(module_path!()) {
         return;
     }
     let obj = load(&[OPS]);
@@ -605,7 +593,7 @@ fn pin_to_cpu(cpu: usize) -> bool {
 /// wild value.
 #[test]
 fn cpu_cache_page_is_zeroed_when_reused() {
-    if !host_ok() {
+    if !host_ready(module_path!()) {
         return;
     }
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -703,7 +691,7 @@ fn churn(obj: &LoadedObject, iters: u64, seed: u64) -> Churn {
 const CHURN_ATTEMPTS: usize = 5;
 
 fn churn_concurrently(threads: u64, iters: u64) {
-    if !host_ok() {
+    if !host_ready(module_path!()) {
         return;
     }
     let obj = load_warm(&[CHURN]);
@@ -825,7 +813,7 @@ unsafe fn poke<T: Copy>(addr: u64, val: T) -> T {
 
 #[test]
 fn check_reports_corrupted_metadata() {
-    if !host_ok() {
+    if !host_ready(module_path!()) {
         return;
     }
     let obj = load(&[OPS]);
@@ -892,7 +880,7 @@ const CHECKED: TestObject = TestObject {
 /// reports nothing.
 #[test]
 fn checked_mode_leak_report_names_size_and_site() {
-    if !host_ok() {
+    if !host_ready(module_path!()) {
         return;
     }
     let obj = CHECKED.load(&["leak_some"]).expect("load");
@@ -926,7 +914,7 @@ fn checked_mode_leak_report_names_size_and_site() {
 /// Reports written by BPF decode in userspace with kind and site.
 #[test]
 fn checked_mode_reports_decode_in_userspace() {
-    if !host_ok() {
+    if !host_ready(module_path!()) {
         return;
     }
     let prog = "test_checked_double_free_is_reported";

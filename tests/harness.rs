@@ -3,7 +3,7 @@
 //! wrote in the arena.
 
 use scx_arena::arena::ArenaPod;
-use scx_arena::testing::{host_support, TestError, TestObject};
+use scx_arena::testing::{host_ready, TestError, TestObject};
 
 /// bpf/tests/test_arena.bpf.c, built by build.rs.
 const OBJ: TestObject = TestObject {
@@ -11,21 +11,9 @@ const OBJ: TestObject = TestObject {
     bytes: include_bytes!(concat!(env!("OUT_DIR"), "/test_arena.bpf.o")),
 };
 
-/// Skips (or fails under CI=true) like the generated tests do.
-fn host_ok() -> bool {
-    match host_support() {
-        Ok(()) => true,
-        Err(e) if std::env::var("CI").is_ok_and(|v| v == "true") => panic!("{e}"),
-        Err(e) => {
-            eprintln!("SKIPPED: {e}");
-            false
-        }
-    }
-}
-
 #[test]
 fn failed_assert_names_file_line_and_values() {
-    if !host_ok() {
+    if !host_ready(module_path!()) {
         return;
     }
     let obj = OBJ.load(&["harness_failing_assert"]).expect("load");
@@ -56,7 +44,7 @@ fn failed_assert_names_file_line_and_values() {
 
 #[test]
 fn unknown_program_is_a_clear_error() {
-    if !host_ok() {
+    if !host_ready(module_path!()) {
         return;
     }
     let err = OBJ.load(&["no_such_prog"]).expect_err("must fail");
@@ -78,7 +66,7 @@ unsafe impl ArenaPod for TestNode {}
 
 #[test]
 fn userspace_walks_a_list_bpf_built_in_the_arena() {
-    if !host_ok() {
+    if !host_ready(module_path!()) {
         return;
     }
     let obj = OBJ.load(&["arena_list_build"]).expect("load");

@@ -7,7 +7,7 @@
 use std::sync::{Barrier, Mutex, MutexGuard};
 use std::time::Instant;
 
-use scx_arena::testing::{host_support, LoadedObject, TestObject};
+use scx_arena::testing::{host_ready, LoadedObject, TestObject};
 
 /// bpf/tests/test_lock.bpf.c, built by build.rs.
 const OBJ: TestObject = TestObject {
@@ -28,18 +28,6 @@ static SERIAL: Mutex<()> = Mutex::new(());
 
 fn serial() -> MutexGuard<'static, ()> {
     SERIAL.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// Skips (or fails under CI=true) like the generated BPF tests do.
-fn host_ok() -> bool {
-    match host_support() {
-        Ok(()) => true,
-        Err(e) if std::env::var("CI").is_ok_and(|v| v == "true") => panic!("{e}"),
-        Err(e) => {
-            eprintln!("SKIPPED: {e}");
-            false
-        }
-    }
 }
 
 /// `struct lock_churn_args` of bpf/tests/test_lock.h: nine u64s.
@@ -185,7 +173,7 @@ fn report(what: &str, threads: u64, iters: u64, out: &Outcome) {
 }
 
 fn check_mutual_exclusion(threads: u64, iters: u64) {
-    if !host_ok() {
+    if !host_ready(module_path!()) {
         return;
     }
     let _turn = serial();
@@ -226,7 +214,7 @@ fn lock_excludes_four_threads() {
 /// the start barrier (one CPU, or a host too busy to run both at once).
 #[test]
 fn churn_without_lock_loses_increments() {
-    if !host_ok() {
+    if !host_ready(module_path!()) {
         return;
     }
     let _turn = serial();
@@ -250,7 +238,7 @@ fn churn_without_lock_loses_increments() {
 /// returns -ETIMEDOUT (SCX_ARENA_LOCK_SPINS; lock.h promises milliseconds).
 #[test]
 fn default_bound_times_out_in_milliseconds() {
-    if !host_ok() {
+    if !host_ready(module_path!()) {
         return;
     }
     let _turn = serial();

@@ -169,6 +169,22 @@ pub fn host_support() -> Result<(), TestError> {
         .map_err(TestError::Unsupported)
 }
 
+/// The skip policy of every host BPF test: true when the host can run arena
+/// programs; otherwise prints why `test` is skipped and returns false, or,
+/// under `CI=true`, panics, so CI cannot pass by testing nothing.
+pub fn host_ready(test: &str) -> bool {
+    match host_support() {
+        Ok(()) => true,
+        Err(e) if std::env::var("CI").is_ok_and(|v| v == "true") => {
+            panic!("{e} (CI=true: a missing capability fails the run)")
+        }
+        Err(e) => {
+            eprintln!("SKIPPED {test}: {e}");
+            false
+        }
+    }
+}
+
 fn probe_arena() -> Result<(), String> {
     let opts = libbpf_rs::libbpf_sys::bpf_map_create_opts {
         sz: std::mem::size_of::<libbpf_rs::libbpf_sys::bpf_map_create_opts>() as _,
@@ -277,11 +293,7 @@ impl TestObject {
     /// panics with the BPF-side report if it fails. Skips (prints the reason
     /// and returns) when the host cannot run arena programs, unless `CI=true`.
     pub fn run_test(&self, prog: &str) {
-        if let Err(e) = host_support() {
-            if std::env::var("CI").is_ok_and(|v| v == "true") {
-                panic!("{e} (CI=true: a missing capability fails the run)");
-            }
-            eprintln!("SKIPPED {prog}: {e}");
+        if !host_ready(prog) {
             return;
         }
         let result = self
