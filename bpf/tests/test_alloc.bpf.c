@@ -234,6 +234,10 @@ int test_exhaustion_returns_null_then_recovers(void *ctx)
 			break;
 	}
 	ASSERT_EQ(r->slab.cls[SCX_ARENA_SLAB_NR_CLASSES - 1].nr_failed, failed + 1);
+	/* The bump allocator too: its block is partly used, a new one is not to be had. */
+	failed = r->bump.nr_failed;
+	ASSERT_NULL(scx_arena_bump_alloc((u64)__PAGE_SIZE << SCX_ARENA_BUDDY_MAX_ORDER, 8));
+	ASSERT_EQ(r->bump.nr_failed, failed + 1);
 	bpf_for(i, 0, n)
 		scx_arena_buddy_free(scx_arena_from_u64(void, blocks[1 + i]));
 	/* Recovery: everything is usable again. */
