@@ -546,94 +546,37 @@ static __always_inline int scx_arena_list_locked_del(struct scx_arena_list_locke
 	return ret;
 }
 
-/**
- * scx_arena_list_locked_pop_front - scx_arena_list_pop_front() under the lock.
- * @ll: the locked list.
- * @out: receives the removed node, or NULL when the list was empty.
- *
- * Returns 0, or -ETIMEDOUT (then *@out is NULL).
+/*
+ * The locked node getters: @op (pop_front, pop_back, peek_front, peek_back)
+ * of the inner list under the lock, the node in *@out (NULL when the list is
+ * empty). They return 0, or -ETIMEDOUT (then *@out is NULL). A peeked node
+ * stays on the list, and another CPU may remove it once the lock is dropped.
  */
-static __always_inline int
-scx_arena_list_locked_pop_front(struct scx_arena_list_locked __arena *ll,
-				struct scx_arena_list_node __arena **out)
-{
-	__scx_list_pin(ll);
-	int ret = __scx_arena_list_lock(ll);
+#define __SCX_ARENA_LIST_LOCKED_GET(op)                                         \
+	static __always_inline int scx_arena_list_locked_##op(                  \
+		struct scx_arena_list_locked __arena *ll,                       \
+		struct scx_arena_list_node __arena **out)                       \
+	{                                                                       \
+		int ret;                                                        \
+									        \
+		__scx_list_pin(ll);                                             \
+		ret = __scx_arena_list_lock(ll);                                \
+		*out = NULL;                                                    \
+		if (ret)                                                        \
+			return ret;                                             \
+		*out = scx_arena_list_##op(&ll->list);                          \
+		scx_arena_lock_release(&ll->lock);                              \
+		return 0;                                                       \
+	}
 
-	*out = NULL;
-	if (ret)
-		return ret;
-	*out = scx_arena_list_pop_front(&ll->list);
-	scx_arena_lock_release(&ll->lock);
-	return 0;
-}
-
-/**
- * scx_arena_list_locked_pop_back - scx_arena_list_pop_back() under the lock.
- * @ll: the locked list.
- * @out: receives the removed node, or NULL when the list was empty.
- *
- * Returns 0, or -ETIMEDOUT (then *@out is NULL).
- */
-static __always_inline int
-scx_arena_list_locked_pop_back(struct scx_arena_list_locked __arena *ll,
-			       struct scx_arena_list_node __arena **out)
-{
-	__scx_list_pin(ll);
-	int ret = __scx_arena_list_lock(ll);
-
-	*out = NULL;
-	if (ret)
-		return ret;
-	*out = scx_arena_list_pop_back(&ll->list);
-	scx_arena_lock_release(&ll->lock);
-	return 0;
-}
-
-/**
- * scx_arena_list_locked_peek_front - the head node of @ll, left on the list.
- * @ll: the locked list.
- * @out: receives the node, or NULL when the list is empty. Another CPU may
- *       remove it as soon as the lock is dropped.
- *
- * Returns 0, or -ETIMEDOUT (then *@out is NULL).
- */
-static __always_inline int
-scx_arena_list_locked_peek_front(struct scx_arena_list_locked __arena *ll,
-				 struct scx_arena_list_node __arena **out)
-{
-	__scx_list_pin(ll);
-	int ret = __scx_arena_list_lock(ll);
-
-	*out = NULL;
-	if (ret)
-		return ret;
-	*out = scx_arena_list_peek_front(&ll->list);
-	scx_arena_lock_release(&ll->lock);
-	return 0;
-}
-
-/**
- * scx_arena_list_locked_peek_back - the tail node of @ll, left on the list.
- * @ll: the locked list.
- * @out: receives the node, or NULL when the list is empty.
- *
- * Returns 0, or -ETIMEDOUT (then *@out is NULL).
- */
-static __always_inline int
-scx_arena_list_locked_peek_back(struct scx_arena_list_locked __arena *ll,
-				struct scx_arena_list_node __arena **out)
-{
-	__scx_list_pin(ll);
-	int ret = __scx_arena_list_lock(ll);
-
-	*out = NULL;
-	if (ret)
-		return ret;
-	*out = scx_arena_list_peek_back(&ll->list);
-	scx_arena_lock_release(&ll->lock);
-	return 0;
-}
+/** scx_arena_list_locked_pop_front - scx_arena_list_pop_front() under the lock. */
+__SCX_ARENA_LIST_LOCKED_GET(pop_front)
+/** scx_arena_list_locked_pop_back - scx_arena_list_pop_back() under the lock. */
+__SCX_ARENA_LIST_LOCKED_GET(pop_back)
+/** scx_arena_list_locked_peek_front - the head node of @ll, left on the list. */
+__SCX_ARENA_LIST_LOCKED_GET(peek_front)
+/** scx_arena_list_locked_peek_back - the tail node of @ll, left on the list. */
+__SCX_ARENA_LIST_LOCKED_GET(peek_back)
 
 /* ---------------------------------------------------------------------------
  * Typed lists.
