@@ -40,30 +40,11 @@ fn load(progs: &[&str]) -> LoadedObject {
     OBJ.load(progs).unwrap_or_else(|e| panic!("{e}"))
 }
 
-/// Loads alloc_ops (and `extra`) and has every CPU allocate and free once,
-/// so each CPU's cache page comes from fresh, zeroed memory. Without this a
-/// CPU that first allocates after others freed pages gets a dirty cache
-/// page: the bug `cpu_cache_page_is_zeroed_when_reused` reproduces, kept
-/// out of the tests that look for other faults.
-fn load_warm(extra: &[&str]) -> LoadedObject {
+/// Loads the driver program plus `extra`.
+fn load_with(extra: &[&str]) -> LoadedObject {
     let mut progs = vec![OPS];
     progs.extend_from_slice(extra);
-    let obj = load(&progs);
-    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
-    std::thread::scope(|s| {
-        for cpu in 0..cpus {
-            let obj = &obj;
-            s.spawn(move || {
-                if pin_to_cpu(cpu) {
-                    let a = run_ops(obj, &[Op::new(OpKind::Alloc, 16, 0, 0)]);
-                    run_ops(obj, &[Op::new(OpKind::Free, 0, a[0].addr, 0)]);
-                }
-            })
-            .join()
-            .expect("warm-up thread");
-        }
-    });
-    obj
+    load(&progs)
 }
 
 // ---------------------------------------------------------------------------
@@ -381,7 +362,7 @@ impl Model {
 
 /// Runs one generated sequence on a fresh object, in batches.
 fn run_case(steps: &[Step]) -> Result<(), TestCaseError> {
-    let obj = load_warm(&[]);
+    let obj = load_with(&[]);
     let mut model = Model::default();
     let mut fill = 0x5a5a_0000_0000_0000u64;
     for batch in steps.chunks(OPS_MAX) {
@@ -694,7 +675,7 @@ fn churn_concurrently(threads: u64, iters: u64) {
     if !host_ready(module_path!()) {
         return;
     }
-    let obj = load_warm(&[CHURN]);
+    let obj = load_with(&[CHURN]);
     for attempt in 1..=CHURN_ATTEMPTS {
         let overlap = churn_round(&obj, threads, iters);
         if overlap > 0 {

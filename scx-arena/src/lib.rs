@@ -4,6 +4,8 @@
 //!   checker of all its metadata.
 //! - [`arena`]: zero-copy, bounds-checked reads of BPF arena memory.
 //! - [`globals`]: reads of a BPF object's `.bss`/`.data` globals by name.
+//! - [`list`]: walks and checks the BPF arena list (`scx_arena/list.h`)
+//!   from userspace.
 //! - [`run`]: runs a scheduler under a workload, in the VM or on the host.
 //! - [`runtime`]: what every scheduler binary does the same way.
 //! - [`testing`]: runs the BPF library's `SEC("syscall")` tests on the host.
@@ -12,6 +14,7 @@
 pub mod alloc;
 pub mod arena;
 pub mod globals;
+pub mod list;
 pub mod run;
 pub mod runtime;
 pub mod testing;
