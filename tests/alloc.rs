@@ -641,17 +641,13 @@ struct Churn {
 }
 
 fn churn(obj: &LoadedObject, iters: u64, seed: u64) -> Churn {
-    let mut ctx = vec![0u8; 12 * 8];
-    ctx[0..8].copy_from_slice(&iters.to_ne_bytes());
-    ctx[8..16].copy_from_slice(&seed.to_ne_bytes());
+    let mut w = [0u64; 12];
+    w[0] = iters;
+    w[1] = seed;
     let ret = obj
-        .run_raw(CHURN, Some(&mut ctx))
+        .run_words(CHURN, &mut w)
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(ret, 0, "alloc_churn returned {}", ret as i32);
-    let w: Vec<u64> = ctx
-        .chunks_exact(8)
-        .map(|c| u64::from_ne_bytes(c.try_into().expect("8 bytes")))
-        .collect();
     Churn {
         iters: w[0],
         seed: w[1],

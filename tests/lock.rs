@@ -47,7 +47,7 @@ struct ChurnArgs {
 impl ChurnArgs {
     const WORDS: usize = 9;
 
-    fn to_bytes(self) -> Vec<u8> {
+    fn to_words(self) -> [u64; Self::WORDS] {
         [
             self.iters,
             self.nthreads,
@@ -59,17 +59,9 @@ impl ChurnArgs {
             self.barrier_ok,
             self.elapsed_ns,
         ]
-        .iter()
-        .flat_map(|w| w.to_ne_bytes())
-        .collect()
     }
 
-    fn from_bytes(raw: &[u8]) -> Self {
-        let w: Vec<u64> = raw
-            .chunks_exact(8)
-            .map(|c| u64::from_ne_bytes(c.try_into().expect("8 bytes")))
-            .collect();
-        assert_eq!(w.len(), Self::WORDS, "context size");
+    fn from_words(w: [u64; Self::WORDS]) -> Self {
         ChurnArgs {
             iters: w[0],
             nthreads: w[1],
@@ -86,16 +78,18 @@ impl ChurnArgs {
 
 /// One run of the churn program.
 fn churn(obj: &LoadedObject, iters: u64, nthreads: u64, unlocked: bool) -> ChurnArgs {
-    let mut ctx = ChurnArgs {
+    let mut w = ChurnArgs {
         iters,
         nthreads,
         unlocked: u64::from(unlocked),
         ..Default::default()
     }
-    .to_bytes();
-    obj.run(CHURN, Some(&mut ctx))
+    .to_words();
+    let ret = obj
+        .run_words(CHURN, &mut w)
         .unwrap_or_else(|e| panic!("{e}"));
-    ChurnArgs::from_bytes(&ctx)
+    obj.outcome(CHURN, ret).unwrap_or_else(|e| panic!("{e}"));
+    ChurnArgs::from_words(w)
 }
 
 /// What `threads` concurrent runs of `iters` rounds each left behind.

@@ -47,6 +47,26 @@ static __always_inline struct scx_arena_slab_pcpu __arena *this_pcpu(struct scx_
  * plain store suffice (the claim itself is a compare-and-swap, which a
  * nested program cannot split). The counters next to it are plain too.
  */
+/*
+ * Claims this CPU's stack of class @cls and returns it (its page in *@pcp),
+ * or NULL when this CPU has no cache or a program we interrupted holds the
+ * stack: the caller then takes the slow path instead of waiting.
+ */
+static __always_inline struct scx_arena_slab_stack __arena *
+stack_claim(struct scx_arena_root __arena *r, u32 cls, struct scx_arena_slab_pcpu __arena **pcp)
+{
+	struct scx_arena_slab_pcpu __arena *pc = this_pcpu(r);
+	struct scx_arena_slab_stack __arena *st;
+
+	*pcp = pc;
+	if (!pc)
+		return NULL;
+	st = &pc->stack[cls & (SCX_ARENA_SLAB_NR_CLASSES - 1)];
+	if (__sync_val_compare_and_swap(&st->busy, 0, 1))
+		return NULL;
+	return st;
+}
+
 static __always_inline void stack_release(struct scx_arena_slab_stack __arena *st)
 {
 	barrier();
@@ -264,15 +284,8 @@ u64 __scx_arena_slab_alloc(u32 cls)
 
 	if (!r || cls >= SCX_ARENA_SLAB_NR_CLASSES)
 		return 0;
-	pc = this_pcpu(r);
-	if (!pc)
-		goto slow;
-	st = &pc->stack[cls];
-	/*
-	 * Claim this CPU's stack; if a program we interrupted holds it, take
-	 * the slow path instead of waiting for it.
-	 */
-	if (__sync_val_compare_and_swap(&st->busy, 0, 1))
+	st = stack_claim(r, cls, &pc);
+	if (!st)
 		goto slow;
 	if (!st->count)
 		refill(r, cls, st);
@@ -332,11 +345,8 @@ int scx_arena_slab_free(void __arena *p __arg_arena)
 	if (rel < first || rel >= h->mark || ((rel - first) & (size - 1)))
 		goto invalid;
 
-	pc = this_pcpu(r);
-	if (!pc)
-		goto slow;
-	st = &pc->stack[cls];
-	if (__sync_val_compare_and_swap(&st->busy, 0, 1))
+	st = stack_claim(r, cls, &pc);
+	if (!st)
 		goto slow;
 	cnt = st->count;
 	/* Full: hand the top half of the stack back to the slabs first. */

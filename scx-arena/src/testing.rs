@@ -318,6 +318,12 @@ impl LoadedObject {
     /// or the bare return value if none was recorded.
     pub fn run(&self, prog: &str, ctx: Option<&mut [u8]>) -> Result<(), TestError> {
         let ret = self.run_raw(prog, ctx)?;
+        self.outcome(prog, ret)
+    }
+
+    /// What a run of `prog` that returned `ret` means: Ok for 0, else the
+    /// recorded assertion, or the bare return value if none was recorded.
+    pub fn outcome(&self, prog: &str, ret: u32) -> Result<(), TestError> {
         if ret == 0 {
             return Ok(());
         }
@@ -331,6 +337,20 @@ impl LoadedObject {
                 ret,
             }),
         }
+    }
+
+    /// Runs `prog` with a context made of 64-bit words (how the BPF test
+    /// drivers define their contexts), writes the words the kernel copied
+    /// back into `words`, and returns the program's return value as is.
+    pub fn run_words(&self, prog: &str, words: &mut [u64]) -> Result<u32, TestError> {
+        let mut ctx: Vec<u8> = words.iter().flat_map(|w| w.to_ne_bytes()).collect();
+        let ret = self.run_raw(prog, Some(&mut ctx))?;
+        for (w, b) in words.iter_mut().zip(ctx.chunks_exact(8)) {
+            let mut bytes = [0u8; 8];
+            bytes.copy_from_slice(b);
+            *w = u64::from_ne_bytes(bytes);
+        }
+        Ok(ret)
     }
 
     /// Runs `prog` once and returns its return value as is.
