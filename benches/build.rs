@@ -1,5 +1,6 @@
-//! Builds bpf/alloc_bench.bpf.c with the allocator linked into
-//! `$OUT_DIR/alloc_bench.bpf.o`, which src/bin/alloc-bench.rs embeds.
+//! Builds the benchmark BPF objects with the library linked in:
+//! `$OUT_DIR/alloc_bench.bpf.o` (src/bin/alloc-bench.rs) and
+//! `$OUT_DIR/ds_bench.bpf.o` (src/bin/ds-bench.rs).
 
 fn main() {
     scx_arena_build::BpfBuild::new("bpf/alloc_bench.bpf.c")
@@ -8,6 +9,10 @@ fn main() {
         // never free, and the buddy hold model keeps 64 blocks per thread.
         .define("SCX_ARENA_PAGES", "262144")
         .object("alloc_bench")
+        .unwrap_or_else(scx_arena_build::fail);
+    scx_arena_build::BpfBuild::new("bpf/ds_bench.bpf.c")
+        .lib("alloc")
+        .object("ds_bench")
         .unwrap_or_else(scx_arena_build::fail);
     println!("cargo:rerun-if-changed=bpf");
 }

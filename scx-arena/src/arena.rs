@@ -130,7 +130,8 @@ impl<'obj> ArenaView<'obj> {
     /// A view of `len` bytes at `base`.
     ///
     /// # Safety
-    /// `[base, base + len)` must stay a readable mapping for `'obj`.
+    /// `[base, base + len)` must stay a readable mapping for `'obj`, and a
+    /// writable one if [`ArenaView::write_array`] is used.
     pub unsafe fn from_raw(base: u64, len: u64) -> Self {
         ArenaView {
             base,
@@ -199,6 +200,21 @@ impl<'obj> ArenaView<'obj> {
             .map(|i| unsafe { std::ptr::read_volatile((addr as *const T).add(i)) })
             .collect())
     }
+
+    /// Copies `vals` into the arena at `addr`: how userspace hands BPF a
+    /// batch of input (operations, key streams) without a syscall per item.
+    /// Like every access through the mapping, it is not synchronised with
+    /// BPF programs running meanwhile.
+    pub fn write_array<T: ArenaPod>(&self, addr: u64, vals: &[T]) -> Result<(), ArenaError> {
+        let size = std::mem::size_of_val(vals);
+        self.check(addr, size, align_of::<T>())?;
+        for (i, v) in vals.iter().enumerate() {
+            // SAFETY: each element lies in the checked, writable arena
+            // mapping and is aligned; T is plain data.
+            unsafe { std::ptr::write_volatile((addr as *mut T).add(i), *v) };
+        }
+        Ok(())
+    }
 }
 
 fn page_size() -> u64 {
@@ -243,6 +259,28 @@ mod tests {
         assert!(matches!(
             v.read::<u64>(u64::MAX - 3),
             Err(ArenaError::OutOfBounds { .. })
+        ));
+    }
+
+    #[test]
+    fn writes_inside_and_refuses_outside() {
+        let mut buf = vec![0u64; 8];
+        let base = buf.as_mut_ptr() as u64;
+        // SAFETY: buf outlives the view and is writable.
+        let v = unsafe { ArenaView::from_raw(base, 8 * 8) };
+        assert_eq!(v.write_array(base + 8 * 2, &[7u64, 8, 9]), Ok(()));
+        assert_eq!(
+            v.read_array::<u64>(base, 8),
+            Ok(vec![0, 0, 7, 8, 9, 0, 0, 0])
+        );
+        assert!(matches!(
+            v.write_array(base + 8 * 6, &[1u64, 2, 3]),
+            Err(ArenaError::OutOfBounds { .. })
+        ));
+        assert_eq!(v.read::<u64>(base + 8 * 6), Ok(0));
+        assert!(matches!(
+            v.write_array(base + 1, &[1u64]),
+            Err(ArenaError::Misaligned { .. })
         ));
     }
 }

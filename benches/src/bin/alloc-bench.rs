@@ -29,6 +29,9 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use clap::Parser;
 use scx_arena::testing::{LoadedObject, TestObject};
+use scx_arena_benches::{
+    ctx_bytes, ctx_words, kernel_release, max, median, min, pin_to_cpu, ratio_cell,
+};
 use serde::Serialize;
 
 /// benches/bpf/alloc_bench.bpf.c, built by build.rs.
@@ -312,8 +315,8 @@ fn main() -> Result<()> {
             raw_ns_median: median(&raw),
             loop_ns,
             net_ns_median: median(&net),
-            net_ns_min: net.iter().copied().fold(f64::INFINITY, f64::min),
-            net_ns_max: net.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+            net_ns_min: min(&net),
+            net_ns_max: max(&net),
             mops_median: median(&mops),
             failed: s.iter().map(|x| x.failed).sum(),
             ratio_vs_obj_new: None,
@@ -442,29 +445,18 @@ fn run_bpf(
     args[0] = u64::from(iters);
     args[1] = size;
     args[2] = thread as u64;
-    let mut ctx: Vec<u8> = args.iter().flat_map(|w| w.to_ne_bytes()).collect();
+    let mut ctx = ctx_bytes(&args);
     let ret = obj.run_raw(prog, Some(&mut ctx))?;
     if ret != 0 {
         bail!("{prog} returned {}", ret as i32);
     }
-    let out = words(&ctx);
+    let out: [u64; ARGS_WORDS] = ctx_words(&ctx);
     Ok(ThreadRun {
         elapsed_ns: out[3],
         iters: u64::from(iters),
         ops: out[4],
         failed: out[5],
     })
-}
-
-/// A context buffer as u64 words.
-fn words(ctx: &[u8]) -> [u64; ARGS_WORDS] {
-    let mut out = [0u64; ARGS_WORDS];
-    for (w, chunk) in out.iter_mut().zip(ctx.chunks_exact(8)) {
-        let mut b = [0u8; 8];
-        b.copy_from_slice(chunk);
-        *w = u64::from_ne_bytes(b);
-    }
-    out
 }
 
 /// glibc malloc/free, `once` or `hold` pattern.
@@ -544,12 +536,12 @@ fn measure_memory(n: u32) -> Result<MemOverhead> {
     let mut args = [0u64; ARGS_WORDS];
     args[0] = u64::from(n);
     args[1] = SIZE;
-    let mut ctx: Vec<u8> = args.iter().flat_map(|w| w.to_ne_bytes()).collect();
+    let mut ctx = ctx_bytes(&args);
     let ret = obj.run_raw("bench_mem", Some(&mut ctx))?;
     if ret != 0 {
         bail!("bench_mem returned {}", ret as i32);
     }
-    let w = words(&ctx);
+    let w: [u64; ARGS_WORDS] = ctx_words(&ctx);
     let (ops, failed) = (w[4], w[5]);
     let slabs = w[7].saturating_sub(w[6]);
     let pages = w[9].saturating_sub(w[8]);
@@ -605,20 +597,6 @@ fn order(name: &str) -> usize {
     .iter()
     .position(|a| a.name() == name)
     .unwrap_or(usize::MAX)
-}
-
-fn median(v: &[f64]) -> f64 {
-    let mut s = v.to_vec();
-    s.sort_by(f64::total_cmp);
-    match s.len() {
-        0 => f64::NAN,
-        n if n % 2 == 1 => s[n / 2],
-        n => (s[n / 2 - 1] + s[n / 2]) / 2.0,
-    }
-}
-
-fn ratio_cell(r: Option<f64>) -> String {
-    r.map_or_else(|| "-".into(), |r| format!("{r:.2}x"))
 }
 
 fn size_cell(s: u64) -> String {
@@ -705,21 +683,4 @@ fn markdown(
         );
     }
     s
-}
-
-/// Pins the calling thread to `cpu`; a failure leaves it unpinned.
-fn pin_to_cpu(cpu: usize) {
-    // SAFETY: cpu_set_t is plain data; CPU_SET and sched_setaffinity on the
-    // calling thread only read it.
-    unsafe {
-        let mut set: libc::cpu_set_t = std::mem::zeroed();
-        libc::CPU_SET(cpu, &mut set);
-        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
-    }
-}
-
-fn kernel_release() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/osrelease")
-        .map(|s| s.trim().to_string())
-        .unwrap_or_else(|_| "unknown".into())
 }

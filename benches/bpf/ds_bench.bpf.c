@@ -1,0 +1,356 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Data-structure micro-benchmarks, run on the host by
+ * benches/src/bin/ds-bench.rs through BPF_PROG_TEST_RUN (see ds_bench.h for
+ * the two models and the key streams). Each program fills its structure
+ * with the ds_init keys, times ctx->iters operations with
+ * bpf_ktime_get_ns() and empties the structure again; the checksum of the
+ * keys it popped or removed must match every other contender's.
+ *
+ * Contenders here: the kernel's bpf_rbtree (under its bpf_spin_lock, nodes
+ * from bpf_obj_new reused across operations, or a drop and a new per
+ * operation) and the scx-arena structures. bench_ds_empty runs the loop
+ * reading the streams and nothing else, for the overhead the Rust side
+ * subtracts.
+ */
+#include <scx_arena/alloc.h>
+#include <bpf_experimental.h>
+#include "ds_bench.h"
+
+char _license[] SEC("license") = "GPL";
+
+u64 __arena_global ds_init[DS_MAX_N];
+u64 __arena_global ds_stream[DS_MAX_ITERS];
+u64 __arena_global ds_old[DS_MAX_ITERS];
+
+/* Checks the context and publishes the buffers' addresses. */
+static __always_inline int ds_start(struct ds_args *a)
+{
+	a->init = (u64)ds_init;
+	a->stream = (u64)ds_stream;
+	a->old = (u64)ds_old;
+	a->checksum = 0;
+	a->errors = 0;
+	a->elapsed_ns = 0;
+	if (a->n > DS_MAX_N || a->iters > DS_MAX_ITERS)
+		return -EINVAL;
+	return 0;
+}
+
+/*
+ * Writes the results. barrier_var() makes clang derive the field addresses
+ * from @a here: an address computed earlier and spilled is a modified ctx
+ * pointer, which the verifier refuses to dereference.
+ */
+static __always_inline int ds_finish(struct ds_args *a, u64 elapsed_ns, u64 checksum,
+				     u64 errors)
+{
+	barrier_var(a);
+	a->elapsed_ns = elapsed_ns;
+	a->checksum = checksum;
+	a->errors = errors;
+	return 0;
+}
+
+SEC("syscall")
+int bench_ds_setup(struct ds_args *a)
+{
+	scx_arena_assoc();
+	return ds_start(a);
+}
+
+SEC("syscall")
+int bench_ds_empty(struct ds_args *a)
+{
+	u64 sum = 0, t0;
+	u32 iters;
+	int i, err;
+
+	scx_arena_assoc();
+	err = ds_start(a);
+	if (err)
+		return err;
+	iters = a->iters;
+	t0 = bpf_ktime_get_ns();
+	bpf_for(i, 0, iters) {
+		sum += ds_stream[i & (DS_MAX_ITERS - 1)] ^ ds_old[i & (DS_MAX_ITERS - 1)];
+		barrier();
+	}
+	return ds_finish(a, bpf_ktime_get_ns() - t0, sum, 0);
+}
+
+/* ---- the kernel's bpf_rbtree ---- */
+
+extern struct bpf_rb_node *bpf_rbtree_root(struct bpf_rb_root *root) __ksym __weak;
+extern struct bpf_rb_node *bpf_rbtree_left(struct bpf_rb_root *root,
+					   struct bpf_rb_node *node) __ksym __weak;
+extern struct bpf_rb_node *bpf_rbtree_right(struct bpf_rb_root *root,
+					    struct bpf_rb_node *node) __ksym __weak;
+
+#define private(name) SEC(".data." #name) __hidden __attribute__((aligned(8)))
+
+struct kern_elem {
+	struct bpf_rb_node node;
+	u64 key;
+};
+
+private(KRB) struct bpf_spin_lock krb_lock;
+private(KRB) struct bpf_rb_root krb_root __contains(kern_elem, node);
+
+static bool krb_less(struct bpf_rb_node *a, const struct bpf_rb_node *b)
+{
+	return container_of(a, struct kern_elem, node)->key <
+	       container_of(b, struct kern_elem, node)->key;
+}
+
+/* Inserts a new node with @key; false when bpf_obj_new fails. */
+static __always_inline bool krb_add_new(u64 key)
+{
+	struct kern_elem *e = bpf_obj_new(typeof(*e));
+
+	if (!e)
+		return false;
+	e->key = key;
+	bpf_spin_lock(&krb_lock);
+	bpf_rbtree_add(&krb_root, &e->node, krb_less);
+	bpf_spin_unlock(&krb_lock);
+	return true;
+}
+
+/* Fills the tree with the n initial keys; returns the failures. */
+static __always_inline u64 krb_fill(u64 n)
+{
+	u64 failed = 0;
+	int i;
+
+	bpf_for(i, 0, n) {
+		if (!krb_add_new(ds_init[i & (DS_MAX_N - 1)]))
+			failed++;
+	}
+	return failed;
+}
+
+/* Empties the tree; returns the nodes dropped. */
+static __always_inline u64 krb_drain(void)
+{
+	struct bpf_rb_node *n;
+	u64 dropped = 0;
+	int i;
+
+	bpf_for(i, 0, DS_MAX_N + 1) {
+		bpf_spin_lock(&krb_lock);
+		n = bpf_rbtree_first(&krb_root);
+		if (n)
+			n = bpf_rbtree_remove(&krb_root, n);
+		bpf_spin_unlock(&krb_lock);
+		if (!n)
+			break;
+		bpf_obj_drop(container_of(n, struct kern_elem, node));
+		dropped++;
+	}
+	return dropped;
+}
+
+/*
+ * Hold model, nodes reused: the popped node goes back in with its new key,
+ * all under one lock hold - the way a scheduler requeues a task.
+ */
+SEC("syscall")
+int bench_kern_rb_reuse_hold(struct ds_args *a)
+{
+	u64 sum = 0, errors, t0, n;
+	u32 iters;
+	int i, err;
+
+	scx_arena_assoc();
+	err = ds_start(a);
+	if (err)
+		return err;
+	iters = a->iters;
+	n = a->n;
+	errors = krb_fill(n);
+	t0 = bpf_ktime_get_ns();
+	bpf_for(i, 0, iters) {
+		struct bpf_rb_node *n;
+		struct kern_elem *e;
+
+		bpf_spin_lock(&krb_lock);
+		n = bpf_rbtree_first(&krb_root);
+		if (!n) {
+			bpf_spin_unlock(&krb_lock);
+			errors++;
+			break;
+		}
+		n = bpf_rbtree_remove(&krb_root, n);
+		if (!n) {
+			bpf_spin_unlock(&krb_lock);
+			errors++;
+			break;
+		}
+		e = container_of(n, struct kern_elem, node);
+		sum += e->key;
+		e->key += ds_stream[i & (DS_MAX_ITERS - 1)];
+		bpf_rbtree_add(&krb_root, &e->node, krb_less);
+		bpf_spin_unlock(&krb_lock);
+	}
+	t0 = bpf_ktime_get_ns() - t0;
+	if (krb_drain() != n)
+		errors++;
+	return ds_finish(a, t0, sum, errors);
+}
+
+/* Hold model, a bpf_obj_drop of the popped node and a bpf_obj_new per push. */
+SEC("syscall")
+int bench_kern_rb_newdrop_hold(struct ds_args *a)
+{
+	u64 sum = 0, errors, t0, n;
+	u32 iters;
+	int i, err;
+
+	scx_arena_assoc();
+	err = ds_start(a);
+	if (err)
+		return err;
+	iters = a->iters;
+	n = a->n;
+	errors = krb_fill(n);
+	t0 = bpf_ktime_get_ns();
+	bpf_for(i, 0, iters) {
+		struct bpf_rb_node *n;
+		struct kern_elem *e;
+		u64 key;
+
+		bpf_spin_lock(&krb_lock);
+		n = bpf_rbtree_first(&krb_root);
+		if (n)
+			n = bpf_rbtree_remove(&krb_root, n);
+		bpf_spin_unlock(&krb_lock);
+		if (!n) {
+			errors++;
+			break;
+		}
+		e = container_of(n, struct kern_elem, node);
+		key = e->key;
+		bpf_obj_drop(e);
+		sum += key;
+		if (!krb_add_new(key + ds_stream[i & (DS_MAX_ITERS - 1)])) {
+			errors++;
+			break;
+		}
+	}
+	t0 = bpf_ktime_get_ns() - t0;
+	if (krb_drain() != n)
+		errors++;
+	return ds_finish(a, t0, sum, errors);
+}
+
+/*
+ * The node with @key, searched from the root (bpf_rbtree_root/left/right);
+ * NULL when absent. Call with krb_lock held.
+ */
+static __always_inline struct bpf_rb_node *krb_find(u64 key)
+{
+	struct bpf_rb_node *n = bpf_rbtree_root(&krb_root);
+	int d;
+
+	/* An RB-tree of DS_MAX_N nodes is at most 2 * 15 levels deep. */
+	bpf_for(d, 0, 32) {
+		struct kern_elem *e;
+
+		if (!n)
+			break;
+		e = container_of(n, struct kern_elem, node);
+		if (e->key == key)
+			break;
+		n = key < e->key ? bpf_rbtree_left(&krb_root, n) : bpf_rbtree_right(&krb_root, n);
+	}
+	return n;
+}
+
+/* Remove model, nodes reused: find by key, remove, re-add with the new key. */
+SEC("syscall")
+int bench_kern_rb_reuse_remove(struct ds_args *a)
+{
+	u64 sum = 0, errors, t0, n;
+	u32 iters;
+	int i, err;
+
+	scx_arena_assoc();
+	err = ds_start(a);
+	if (err)
+		return err;
+	iters = a->iters;
+	n = a->n;
+	errors = krb_fill(n);
+	t0 = bpf_ktime_get_ns();
+	bpf_for(i, 0, iters) {
+		u64 old = ds_old[i & (DS_MAX_ITERS - 1)];
+		struct bpf_rb_node *n;
+		struct kern_elem *e;
+
+		bpf_spin_lock(&krb_lock);
+		n = krb_find(old);
+		if (n)
+			n = bpf_rbtree_remove(&krb_root, n);
+		if (!n) {
+			bpf_spin_unlock(&krb_lock);
+			errors++;
+			break;
+		}
+		e = container_of(n, struct kern_elem, node);
+		sum += e->key;
+		e->key = ds_stream[i & (DS_MAX_ITERS - 1)];
+		bpf_rbtree_add(&krb_root, &e->node, krb_less);
+		bpf_spin_unlock(&krb_lock);
+	}
+	t0 = bpf_ktime_get_ns() - t0;
+	if (krb_drain() != n)
+		errors++;
+	return ds_finish(a, t0, sum, errors);
+}
+
+/* Remove model with a bpf_obj_drop and a bpf_obj_new per operation. */
+SEC("syscall")
+int bench_kern_rb_newdrop_remove(struct ds_args *a)
+{
+	u64 sum = 0, errors, t0, n;
+	u32 iters;
+	int i, err;
+
+	scx_arena_assoc();
+	err = ds_start(a);
+	if (err)
+		return err;
+	iters = a->iters;
+	n = a->n;
+	errors = krb_fill(n);
+	t0 = bpf_ktime_get_ns();
+	bpf_for(i, 0, iters) {
+		u64 old = ds_old[i & (DS_MAX_ITERS - 1)];
+		struct bpf_rb_node *n;
+		struct kern_elem *e;
+		u64 key;
+
+		bpf_spin_lock(&krb_lock);
+		n = krb_find(old);
+		if (n)
+			n = bpf_rbtree_remove(&krb_root, n);
+		bpf_spin_unlock(&krb_lock);
+		if (!n) {
+			errors++;
+			break;
+		}
+		e = container_of(n, struct kern_elem, node);
+		key = e->key;
+		bpf_obj_drop(e);
+		sum += key;
+		if (!krb_add_new(ds_stream[i & (DS_MAX_ITERS - 1)])) {
+			errors++;
+			break;
+		}
+	}
+	t0 = bpf_ktime_get_ns() - t0;
+	if (krb_drain() != n)
+		errors++;
+	return ds_finish(a, t0, sum, errors);
+}
