@@ -39,6 +39,7 @@ const LIB_DEPS: &[(&str, &[&str])] = &[
     ("buddy", &["alloc"]),
     ("slab", &["alloc"]),
     ("bump", &["alloc"]),
+    ("heap", &["alloc", "lock", "error"]),
 ];
 
 /// Why a BPF build failed.

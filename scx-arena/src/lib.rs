@@ -4,6 +4,8 @@
 //!   checker of all its metadata.
 //! - [`arena`]: zero-copy, bounds-checked reads of BPF arena memory.
 //! - [`globals`]: reads of a BPF object's `.bss`/`.data` globals by name.
+//! - [`heap`]: reads and checks the BPF arena heap (`scx_arena/heap.h`)
+//!   from userspace.
 //! - [`list`]: walks and checks the BPF arena list (`scx_arena/list.h`)
 //!   from userspace.
 //! - [`run`]: runs a scheduler under a workload, in the VM or on the host.
@@ -14,6 +16,7 @@
 pub mod alloc;
 pub mod arena;
 pub mod globals;
+pub mod heap;
 pub mod list;
 pub mod run;
 pub mod runtime;
