@@ -1,6 +1,6 @@
 fn main() {
     scx_arena_build::BpfBuild::new("src/bpf/main.bpf.c")
-        .lib("arena")
+        .lib("rq")
         .intf("src/bpf/intf.h", "bpf_intf.rs")
         .skeleton()
         .unwrap_or_else(scx_arena_build::fail);

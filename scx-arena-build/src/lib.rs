@@ -40,6 +40,7 @@ const LIB_DEPS: &[(&str, &[&str])] = &[
     ("slab", &["alloc"]),
     ("bump", &["alloc"]),
     ("heap", &["alloc", "lock", "error"]),
+    ("rq", &["heap", "alloc", "lock", "error"]),
 ];
 
 /// Why a BPF build failed.

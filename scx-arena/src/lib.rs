@@ -8,6 +8,8 @@
 //!   from userspace.
 //! - [`list`]: walks and checks the BPF arena list (`scx_arena/list.h`)
 //!   from userspace.
+//! - [`rq`]: the task run queue (`scx_arena/rq.h`) from userspace: the
+//!   queued tasks in dispatch order, and a check of the queue.
 //! - [`run`]: runs a scheduler under a workload, in the VM or on the host.
 //! - [`runtime`]: what every scheduler binary does the same way.
 //! - [`testing`]: runs the BPF library's `SEC("syscall")` tests on the host.
@@ -18,6 +20,7 @@ pub mod arena;
 pub mod globals;
 pub mod heap;
 pub mod list;
+pub mod rq;
 pub mod run;
 pub mod runtime;
 pub mod testing;

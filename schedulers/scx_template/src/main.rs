@@ -50,6 +50,7 @@ struct Totals {
     local: u64,
     global: u64,
     dispatch: u64,
+    fallback: u64,
 }
 
 fn read_totals(skel: &BpfSkel) -> Result<Totals> {
@@ -60,6 +61,7 @@ fn read_totals(skel: &BpfSkel) -> Result<Totals> {
         local: t.local + c.local,
         global: t.global + c.global,
         dispatch: t.dispatch + c.dispatch,
+        fallback: t.fallback + c.fallback,
     }))
 }
 
@@ -71,7 +73,8 @@ fn print_totals(prefix: &str, t: Totals) {
             &[
                 ("local", t.local),
                 ("global", t.global),
-                ("dispatch", t.dispatch)
+                ("dispatch", t.dispatch),
+                ("fallback", t.fallback)
             ]
         )
     );

@@ -8,9 +8,10 @@
 /* What the scheduler counts, per CPU, in arena memory. */
 struct template_cpu_stats {
 	unsigned long long local;    /* woke onto an idle CPU, dispatched directly */
-	unsigned long long global;   /* queued on the shared queue */
+	unsigned long long global;   /* queued on the shared arena run queue */
 	unsigned long long dispatch; /* moved from the shared queue to a CPU */
-	unsigned long long __pad[5]; /* one cache line per CPU: no false sharing */
+	unsigned long long fallback; /* the arena queue refused: queued on SCX_DSQ_GLOBAL */
+	unsigned long long __pad[4]; /* one cache line per CPU: no false sharing */
 };
 
 struct template_stats {

@@ -4,24 +4,45 @@
  *
  * Policy: one global FIFO. A waking task that finds an idle CPU runs there at
  * once; every other task waits in the shared queue, and a CPU that runs out
- * of work takes the oldest one. Statistics live in arena memory, which the
- * Rust half reads through the arena's mmap.
+ * of work takes the oldest one. The queue is an arena run queue (rq.h), so
+ * the Rust half can read its depth and contents through the arena's mmap,
+ * like the statistics.
  *
  * Fork it with the fork command (see the README) and change the policy here.
  */
 #include <scx/common.bpf.h>
-#include <scx_arena/arena.h>
+#include <scx_arena/alloc.h>
+#include <scx_arena/rq.h>
 #include "intf.h"
 
 char _license[] SEC("license") = "GPL";
-
-/* The shared queue: a kernel DSQ. */
-#define SHARED_DSQ 0
 
 /* Time slice in ns; set from --slice-us before load. */
 const volatile u64 slice_ns = 20ULL * 1000 * 1000;
 
 UEI_DEFINE(uei);
+
+/* Per-task context, in the arena: what the run queue links. */
+struct task_ctx {
+	struct scx_arena_rq_node rq;
+};
+
+SCX_ARENA_RQ_DEFINE(runq, struct task_ctx, rq);
+
+/* Each task's context, by its arena address. */
+struct task_ctx_ref {
+	u64 addr;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct task_ctx_ref);
+} task_ctxs SEC(".maps");
+
+/* The shared queue. Zeroed memory is an empty FIFO. */
+struct scx_arena_rq __arena_global shared_rq;
 
 /* Arena page(s) holding struct template_stats; allocated in init. */
 struct template_stats __arena *stats;
@@ -41,6 +62,13 @@ static __always_inline struct template_cpu_stats __arena *cpu_stats(void)
 	return &stats->cpu[cpu < TEMPLATE_MAX_CPUS ? cpu : TEMPLATE_MAX_CPUS - 1];
 }
 
+static __always_inline struct task_ctx __arena *task_ctx(struct task_struct *p)
+{
+	struct task_ctx_ref *ref = bpf_task_storage_get(&task_ctxs, p, NULL, 0);
+
+	return ref ? scx_arena_from_u64(struct task_ctx, ref->addr) : NULL;
+}
+
 s32 BPF_STRUCT_OPS(template_select_cpu, struct task_struct *p, s32 prev_cpu, u64 wake_flags)
 {
 	bool is_idle = false;
@@ -58,16 +86,61 @@ s32 BPF_STRUCT_OPS(template_select_cpu, struct task_struct *p, s32 prev_cpu, u64
 
 void BPF_STRUCT_OPS(template_enqueue, struct task_struct *p, u64 enq_flags)
 {
+	struct task_ctx __arena *taskc = task_ctx(p);
+
 	/* No idle CPU: wait in FIFO order with everyone else. */
-	stat_inc(&cpu_stats()->global);
-	scx_bpf_dsq_insert(p, SHARED_DSQ, slice_ns, enq_flags);
+	if (taskc && !runq_push(&shared_rq, taskc, p->pid, 0)) {
+		stat_inc(&cpu_stats()->global);
+		return;
+	}
+	/* No context or a refused push: the kernel's global DSQ loses no task. */
+	stat_inc(&cpu_stats()->fallback);
+	scx_bpf_dsq_insert(p, SCX_DSQ_GLOBAL, slice_ns, enq_flags);
 }
 
 void BPF_STRUCT_OPS(template_dispatch, s32 cpu, struct task_struct *prev)
 {
 	/* This CPU ran out of work: take the oldest waiting task. */
-	if (scx_bpf_dsq_move_to_local(SHARED_DSQ, 0))
+	if (scx_arena_rq_move_to_local(&shared_rq, slice_ns, 0) > 0)
 		stat_inc(&cpu_stats()->dispatch);
+}
+
+void BPF_STRUCT_OPS(template_dequeue, struct task_struct *p, u64 deq_flags)
+{
+	/* Leaving BPF custody (e.g. an affinity change): forget its queue slot. */
+	runq_remove(&shared_rq, task_ctx(p));
+}
+
+s32 BPF_STRUCT_OPS(template_init_task, struct task_struct *p, struct scx_init_task_args *args)
+{
+	struct task_ctx_ref *ref;
+	struct task_ctx __arena *taskc;
+
+	ref = bpf_task_storage_get(&task_ctxs, p, NULL, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!ref)
+		return -ENOMEM;
+	/* Without arena memory the task still runs, through the fallback DSQ. */
+	taskc = scx_arena_zalloc(sizeof(*taskc));
+	if (taskc)
+		runq_init(taskc);
+	ref->addr = (u64)taskc;
+	return 0;
+}
+
+void BPF_STRUCT_OPS(template_exit_task, struct task_struct *p, struct scx_exit_task_args *args)
+{
+	struct task_ctx_ref *ref = bpf_task_storage_get(&task_ctxs, p, NULL, 0);
+	struct task_ctx __arena *taskc;
+
+	if (!ref)
+		return;
+	taskc = scx_arena_from_u64(struct task_ctx, ref->addr);
+	ref->addr = 0;
+	if (!taskc)
+		return;
+	/* Never free a context the queue still links. */
+	runq_remove(&shared_rq, taskc);
+	scx_arena_free(taskc);
 }
 
 s32 BPF_STRUCT_OPS_SLEEPABLE(template_init)
@@ -79,7 +152,7 @@ s32 BPF_STRUCT_OPS_SLEEPABLE(template_init)
 		scx_bpf_error("cannot allocate %u arena pages for statistics", pages);
 		return -ENOMEM;
 	}
-	return scx_bpf_create_dsq(SHARED_DSQ, -1);
+	return scx_arena_rq_init(&shared_rq, SCX_ARENA_RQ_FIFO, 0);
 }
 
 void BPF_STRUCT_OPS(template_exit, struct scx_exit_info *ei)
@@ -91,6 +164,9 @@ SCX_OPS_DEFINE(template_ops,
 	       .select_cpu = (void *)template_select_cpu,
 	       .enqueue = (void *)template_enqueue,
 	       .dispatch = (void *)template_dispatch,
+	       .dequeue = (void *)template_dequeue,
+	       .init_task = (void *)template_init_task,
+	       .exit_task = (void *)template_exit_task,
 	       .init = (void *)template_init,
 	       .exit = (void *)template_exit,
 	       .name = "template");
