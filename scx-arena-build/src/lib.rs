@@ -41,6 +41,7 @@ const LIB_DEPS: &[(&str, &[&str])] = &[
     ("bump", &["alloc"]),
     ("heap", &["alloc", "lock", "error"]),
     ("rq", &["heap", "alloc", "lock", "error"]),
+    ("rbtree", &["alloc", "lock", "error"]),
 ];
 
 /// Why a BPF build failed.
