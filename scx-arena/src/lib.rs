@@ -10,6 +10,8 @@
 //!   from userspace.
 //! - [`rq`]: the task run queue (`scx_arena/rq.h`) from userspace: the
 //!   queued tasks in dispatch order, and a check of the queue.
+//! - [`rbtree`]: walks and checks the BPF arena red-black tree
+//!   (`scx_arena/rbtree.h`) from userspace.
 //! - [`run`]: runs a scheduler under a workload, in the VM or on the host.
 //! - [`runtime`]: what every scheduler binary does the same way.
 //! - [`testing`]: runs the BPF library's `SEC("syscall")` tests on the host.
@@ -21,6 +23,7 @@ pub mod globals;
 pub mod heap;
 pub mod list;
 pub mod rq;
+pub mod rbtree;
 pub mod run;
 pub mod runtime;
 pub mod testing;
