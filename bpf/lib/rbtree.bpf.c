@@ -6,13 +6,24 @@
  *
  * Representation: a node's parent address and colour share one word
  * (parent | SCX_ARENA_RB_BLACK); nodes are 8-byte aligned, so bit 0 is free.
- * Every loop runs at most SCX_ARENA_RB_MAX_DEPTH times (see rbtree.h).
+ * Every loop runs at most SCX_ARENA_RB_MAX_DEPTH times (see rbtree.h). Each
+ * function ties the calling program to the arena (scx_arena_assoc()), so a
+ * sched_ext callback that only follows pointers from .bss still loads.
  */
 #include <scx_arena/rbtree.h>
 
 typedef struct scx_arena_rb_node __arena rbn;
 
 #define RB_BLACK SCX_ARENA_RB_BLACK
+
+/*
+ * A loop of at most SCX_ARENA_RB_MAX_DEPTH iterations. may_goto (can_loop)
+ * rather than a bpf_for iterator: an iteration costs a compare and a
+ * decrement instead of a kfunc call, which on a tree walk of 10-20 levels
+ * is most of an operation's time. The verifier walks each such loop's
+ * iterations (its counter differs between them), so the bodies stay small.
+ */
+#define rb_for(i) for ((i) = 0; (i) < SCX_ARENA_RB_MAX_DEPTH && can_loop; (i)++)
 
 #define ld(p) scx_arena_ld(p)
 #define st(p, v) scx_arena_st(p, (v))
@@ -113,7 +124,7 @@ static __always_inline int insert_fixup(struct scx_arena_rbtree __arena *t, rbn 
 	rbn *p, *g, *u;
 	u32 i;
 
-	bpf_for(i, 0, SCX_ARENA_RB_MAX_DEPTH) {
+	rb_for(i) {
 		p = parent_of(n);
 		if (!p) {
 			/* n is the root. */
@@ -174,6 +185,8 @@ int __scx_arena_rbtree_insert(struct scx_arena_rbtree __arena *t __arg_arena,
 	u64 pc;
 	u32 i;
 
+	scx_arena_assoc();
+
 	if (!t || !n)
 		return -EINVAL;
 	pc = ld(&n->parent_color);
@@ -181,7 +194,7 @@ int __scx_arena_rbtree_insert(struct scx_arena_rbtree __arena *t __arg_arena,
 		return -EEXIST;
 
 	cur = ld(&t->root);
-	bpf_for(i, 0, SCX_ARENA_RB_MAX_DEPTH) {
+	rb_for(i) {
 		if (!cur)
 			break;
 		parent = cur;
@@ -223,7 +236,7 @@ static __always_inline int remove_fixup(struct scx_arena_rbtree __arena *t, rbn 
 	rbn *w, *wl, *wr;
 	u32 i;
 
-	bpf_for(i, 0, SCX_ARENA_RB_MAX_DEPTH) {
+	rb_for(i) {
 		if (is_red(x) || !parent) {
 			if (x)
 				set_black(x);
@@ -309,6 +322,8 @@ int __scx_arena_rbtree_remove(struct scx_arena_rbtree __arena *t __arg_arena,
 	bool black;
 	u32 i;
 
+	scx_arena_assoc();
+
 	if (!t || !n)
 		return -EINVAL;
 	pc = ld(&n->parent_color);
@@ -353,7 +368,7 @@ int __scx_arena_rbtree_remove(struct scx_arena_rbtree __arena *t __arg_arena,
 
 	/* Two children: n's successor y, the leftmost node of its right subtree. */
 	y = right;
-	bpf_for(i, 0, SCX_ARENA_RB_MAX_DEPTH) {
+	rb_for(i) {
 		x = ld(&y->left);
 		if (!x)
 			break;
@@ -399,10 +414,12 @@ u64 __scx_arena_rbtree_lower_bound(struct scx_arena_rbtree __arena *t __arg_aren
 	rbn *cur, *best = NULL;
 	u32 i;
 
+	scx_arena_assoc();
+
 	if (!t)
 		return 0;
 	cur = ld(&t->root);
-	bpf_for(i, 0, SCX_ARENA_RB_MAX_DEPTH) {
+	rb_for(i) {
 		if (!cur)
 			break;
 		if (ld(&cur->key) >= key) {
@@ -424,10 +441,12 @@ u64 __scx_arena_rbtree_upper_bound(struct scx_arena_rbtree __arena *t __arg_aren
 	rbn *cur, *best = NULL;
 	u32 i;
 
+	scx_arena_assoc();
+
 	if (!t)
 		return 0;
 	cur = ld(&t->root);
-	bpf_for(i, 0, SCX_ARENA_RB_MAX_DEPTH) {
+	rb_for(i) {
 		if (!cur)
 			break;
 		if (ld(&cur->key) > key) {
@@ -450,6 +469,8 @@ u64 __scx_arena_rbtree_next(struct scx_arena_rb_node __arena *n __arg_arena)
 	u64 pc;
 	u32 i;
 
+	scx_arena_assoc();
+
 	if (!n)
 		return 0;
 	pc = ld(&n->parent_color);
@@ -457,7 +478,7 @@ u64 __scx_arena_rbtree_next(struct scx_arena_rb_node __arena *n __arg_arena)
 		return 0;
 	c = ld(&n->right);
 	if (c) {
-		bpf_for(i, 0, SCX_ARENA_RB_MAX_DEPTH) {
+		rb_for(i) {
 			p = ld(&c->left);
 			if (!p)
 				break;
@@ -466,7 +487,7 @@ u64 __scx_arena_rbtree_next(struct scx_arena_rb_node __arena *n __arg_arena)
 		return (u64)c;
 	}
 	/* Up while n is a right child. */
-	bpf_for(i, 0, SCX_ARENA_RB_MAX_DEPTH) {
+	rb_for(i) {
 		p = parent_of(n);
 		if (!p || ld(&p->left) == n)
 			return (u64)p;
@@ -481,6 +502,8 @@ u64 __scx_arena_rbtree_prev(struct scx_arena_rb_node __arena *n __arg_arena)
 	u64 pc;
 	u32 i;
 
+	scx_arena_assoc();
+
 	if (!n)
 		return 0;
 	pc = ld(&n->parent_color);
@@ -488,7 +511,7 @@ u64 __scx_arena_rbtree_prev(struct scx_arena_rb_node __arena *n __arg_arena)
 		return 0;
 	c = ld(&n->left);
 	if (c) {
-		bpf_for(i, 0, SCX_ARENA_RB_MAX_DEPTH) {
+		rb_for(i) {
 			p = ld(&c->right);
 			if (!p)
 				break;
@@ -496,7 +519,7 @@ u64 __scx_arena_rbtree_prev(struct scx_arena_rb_node __arena *n __arg_arena)
 		}
 		return (u64)c;
 	}
-	bpf_for(i, 0, SCX_ARENA_RB_MAX_DEPTH) {
+	rb_for(i) {
 		p = parent_of(n);
 		if (!p || ld(&p->right) == n)
 			return (u64)p;
@@ -511,6 +534,8 @@ int __scx_arena_rbtree_update_key(struct scx_arena_rbtree __arena *t __arg_arena
 	rbn *prev, *next;
 	u64 pc;
 	int ret;
+
+	scx_arena_assoc();
 
 	if (!t || !n)
 		return -EINVAL;
@@ -539,6 +564,8 @@ s64 __scx_arena_rbmap_destroy(struct scx_arena_rbtree __arena *t __arg_arena)
 	rbn *cur, *p, *c;
 	u64 nr, steps, freed = 0;
 	u64 i;
+
+	scx_arena_assoc();
 
 	if (!t)
 		return -EINVAL;
