@@ -42,6 +42,7 @@ const LIB_DEPS: &[(&str, &[&str])] = &[
     ("heap", &["alloc", "lock", "error"]),
     ("rq", &["heap", "alloc", "lock", "error"]),
     ("rbtree", &["alloc", "lock", "error"]),
+    ("bitmap", &["alloc"]),
 ];
 
 /// Why a BPF build failed.

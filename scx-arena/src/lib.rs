@@ -3,6 +3,8 @@
 //! - [`alloc`]: the arena allocator from userspace: statistics and a
 //!   checker of all its metadata.
 //! - [`arena`]: zero-copy, bounds-checked reads of BPF arena memory.
+//! - [`bitmap`]: reads the BPF arena bitmap / cpumask (`scx_arena/bitmap.h`)
+//!   from userspace.
 //! - [`globals`]: reads of a BPF object's `.bss`/`.data` globals by name.
 //! - [`heap`]: reads and checks the BPF arena heap (`scx_arena/heap.h`)
 //!   from userspace.
@@ -19,6 +21,7 @@
 
 pub mod alloc;
 pub mod arena;
+pub mod bitmap;
 pub mod globals;
 pub mod heap;
 pub mod list;
