@@ -8,6 +8,8 @@
 //! - [`globals`]: reads of a BPF object's `.bss`/`.data` globals by name.
 //! - [`heap`]: reads and checks the BPF arena heap (`scx_arena/heap.h`)
 //!   from userspace.
+//! - [`htab`]: lists and checks the BPF arena hash table
+//!   (`scx_arena/htab.h`) from userspace.
 //! - [`list`]: walks and checks the BPF arena list (`scx_arena/list.h`)
 //!   from userspace.
 //! - [`rq`]: the task run queue (`scx_arena/rq.h`) from userspace: the
@@ -24,6 +26,7 @@ pub mod arena;
 pub mod bitmap;
 pub mod globals;
 pub mod heap;
+pub mod htab;
 pub mod list;
 pub mod rq;
 pub mod rbtree;

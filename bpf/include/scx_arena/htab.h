@@ -24,8 +24,8 @@
  *
  * Separate chaining: an array of nr_buckets bucket heads (a power of two,
  * from scx_arena_alloc()), each a singly linked chain of nodes, new nodes
- * at the head. The bucket of a key is scx_arena_htab_bucket(): a Fibonacci
- * hash of the key, its high half folded in, masked to nr_buckets - 1.
+ * at the head. The bucket of a key is scx_arena_htab_bucket(): the top bits
+ * of a Fibonacci hash of the key.
  * Links are arena addresses stored as u64 (0 ends a chain), so userspace
  * reads a table as is (scx_arena::htab).
  *
@@ -162,15 +162,25 @@ struct scx_arena_htab_iter {
  * scx_arena_htab_hash - the 64-bit hash of @key.
  * @key: the key.
  *
- * The bucket is the hash's low bits: the multiplication spreads
- * consecutive keys (pids) over distinct buckets, the fold mixes in the
- * high half.
+ * Fibonacci hashing: the product with 2^64 / golden ratio, whose top bits
+ * pick the bucket. Consecutive keys (pids) land in nearly distinct buckets,
+ * and keys differing only in high or only in low bits (aligned addresses,
+ * tags in the high half) still spread.
  */
 static __always_inline u64 scx_arena_htab_hash(u64 key)
 {
-	u64 h = key * SCX_ARENA_HTAB_HASH_MUL;
+	return key * SCX_ARENA_HTAB_HASH_MUL;
+}
 
-	return h ^ (h >> 32);
+/* Internal: log2 of the power of two @nb, without a loop. */
+static __always_inline u32 __scx_htab_log2(u32 nb)
+{
+	u32 x = nb - 1;
+
+	x = x - ((x >> 1) & 0x55555555);
+	x = (x & 0x33333333) + ((x >> 2) & 0x33333333);
+	x = (x + (x >> 4)) & 0x0f0f0f0f;
+	return (x * 0x01010101) >> 24;
 }
 
 /**
@@ -178,15 +188,19 @@ static __always_inline u64 scx_arena_htab_hash(u64 key)
  * @h: the table.
  * @key: the key.
  *
- * Returns an index below nr_buckets (0 for an uninitialised table).
+ * The top log2(nr_buckets) bits of scx_arena_htab_hash(@key): an index
+ * below nr_buckets (0 for a table of one bucket or none).
  */
 static __always_inline u32 scx_arena_htab_bucket(struct scx_arena_htab __arena *h, u64 key)
 {
-	u32 nb;
+	u32 nb, bits;
 
 	__scx_htab_pin(h);
 	nb = __scx_hld(&h->nr_buckets);
-	return nb ? scx_arena_htab_hash(key) & (nb - 1) : 0;
+	if (nb <= 1)
+		return 0;
+	bits = __scx_htab_log2(nb) & 31;
+	return scx_arena_htab_hash(key) >> (64 - bits);
 }
 
 /**
