@@ -43,6 +43,7 @@ const LIB_DEPS: &[(&str, &[&str])] = &[
     ("rq", &["heap", "alloc", "lock", "error"]),
     ("rbtree", &["alloc", "lock", "error"]),
     ("bitmap", &["alloc"]),
+    ("btree", &["alloc", "lock", "error"]),
 ];
 
 /// Why a BPF build failed.

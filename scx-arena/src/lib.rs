@@ -4,6 +4,7 @@
 //!   checker of all its metadata.
 //! - [`arena`]: zero-copy, bounds-checked reads of BPF arena memory.
 //! - [`bitmap`]: reads the BPF arena bitmap / cpumask (`scx_arena/bitmap.h`)
+//! - [`btree`]: reads and checks the BPF arena B+tree (`scx_arena/btree.h`)
 //!   from userspace.
 //! - [`globals`]: reads of a BPF object's `.bss`/`.data` globals by name.
 //! - [`heap`]: reads and checks the BPF arena heap (`scx_arena/heap.h`)
@@ -24,6 +25,7 @@
 pub mod alloc;
 pub mod arena;
 pub mod bitmap;
+pub mod btree;
 pub mod globals;
 pub mod heap;
 pub mod htab;
