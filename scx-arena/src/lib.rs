@@ -13,10 +13,10 @@
 //!   (`scx_arena/htab.h`) from userspace.
 //! - [`list`]: walks and checks the BPF arena list (`scx_arena/list.h`)
 //!   from userspace.
-//! - [`rq`]: the task run queue (`scx_arena/rq.h`) from userspace: the
-//!   queued tasks in dispatch order, and a check of the queue.
 //! - [`rbtree`]: walks and checks the BPF arena red-black tree
 //!   (`scx_arena/rbtree.h`) from userspace.
+//! - [`rq`]: the task run queue (`scx_arena/rq.h`) from userspace: the
+//!   queued tasks in dispatch order, and a check of the queue.
 //! - [`run`]: runs a scheduler under a workload, in the VM or on the host.
 //! - [`runtime`]: what every scheduler binary does the same way.
 //! - [`testing`]: runs the BPF library's `SEC("syscall")` tests on the host.
@@ -30,8 +30,8 @@ pub mod globals;
 pub mod heap;
 pub mod htab;
 pub mod list;
-pub mod rq;
 pub mod rbtree;
+pub mod rq;
 pub mod run;
 pub mod runtime;
 pub mod testing;
