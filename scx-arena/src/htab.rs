@@ -31,7 +31,7 @@ pub const HTAB_POISON: u64 = 0x5c7a_4ab0_dead_1000;
 pub const HTAB_HASH_MUL: u64 = 0x9e37_79b9_7f4a_7c15;
 
 /// `SCX_ARENA_HTAB_MAX_BUCKETS`.
-pub const HTAB_MAX_BUCKETS: u32 = 1 << 16;
+pub const HTAB_MAX_BUCKETS: u32 = 1 << 15;
 
 /// `SCX_ARENA_HTAB_MAX_CAPACITY`.
 pub const HTAB_MAX_CAPACITY: u64 = 1 << 22;
@@ -400,6 +400,7 @@ mod tests {
         assert_eq!(bucket_of(5, 0), 0);
         assert_eq!(bucket_of(5, 1), 0);
         assert_eq!(bucket_of(u64::MAX, 1 << 16), 0x61c8);
+        assert_eq!(HTAB_MAX_BUCKETS, 1 << 15);
         // Consecutive keys (pids) spread over nearly distinct buckets, and
         // so do 4 KiB-aligned ones.
         let b: HashSet<u32> = (1000..1064).map(|k| bucket_of(k, 64)).collect();

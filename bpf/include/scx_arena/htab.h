@@ -85,8 +85,11 @@
 
 /* Largest capacity (elements) of a table. */
 #define SCX_ARENA_HTAB_MAX_CAPACITY (1u << 22)
-/* Largest bucket array: 512 KiB, the allocator's largest block. */
-#define SCX_ARENA_HTAB_MAX_BUCKETS (1u << 16)
+/*
+ * Largest bucket array: 256 KiB. (The allocator's largest block is 512 KiB, but
+ * in checked mode its header and redzone leave less than that.)
+ */
+#define SCX_ARENA_HTAB_MAX_BUCKETS (1u << 15)
 
 /* The link of a node taken off a table. */
 #define SCX_ARENA_HTAB_POISON 0x5c7a4ab0dead1000ull
