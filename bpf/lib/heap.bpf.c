@@ -1,47 +1,27 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
- * Slow paths of the arena heap (scx_arena/heap.h): growing the array and
- * destroying a heap. Out of line so that every inlined push stays small,
- * and so that the copy loop is verified once.
+ * The loops of the arena heap (scx_arena/heap.h): sifts, the growth copy
+ * and the walk of destroy. Global functions, so each loop is verified once
+ * with unknown arguments rather than at every call site.
  */
 #include <scx_arena/alloc.h>
 #include <scx_arena/heap.h>
 
-int __scx_arena_heap_grow(struct scx_arena_heap __arena *h __arg_arena, u32 want)
+int __scx_arena_heap_copy(struct scx_arena_heap_entry __arena *new __arg_arena,
+			  struct scx_arena_heap_entry __arena *old __arg_arena, u32 nr)
 {
-	struct scx_arena_heap_entry __arena *old, *new;
-	u32 nr, cap, newcap, i;
+	u32 i;
 
-	__scx_heap_pin(h);
-	nr = __scx_hld(&h->nr);
-	cap = __scx_hld(&h->cap);
-	if (nr > cap || cap > SCX_ARENA_HEAP_MAX_CAP)
-		return -EINVAL;
-	if (want <= cap)
-		return 0;
-	if (want > SCX_ARENA_HEAP_MAX_CAP)
-		return -ENOSPC;
-	newcap = cap < SCX_ARENA_HEAP_MIN_CAP ? SCX_ARENA_HEAP_MIN_CAP : cap * 2;
-	/* Powers of two from 16 to 32768: at most 12 doublings. */
-	for (i = 0; i < 12 && newcap < want; i++)
-		newcap *= 2;
-	if (newcap > SCX_ARENA_HEAP_MAX_CAP)
-		newcap = SCX_ARENA_HEAP_MAX_CAP;
-	new = scx_arena_alloc((u64)newcap * sizeof(*new));
 	__scx_heap_pin(new);
-	if (!new)
-		return -ENOMEM;
-	old = __scx_hld(&h->entries);
 	__scx_heap_pin(old);
+	if (nr > SCX_ARENA_HEAP_MAX_CAP)
+		return -EINVAL;
 	bpf_for(i, 0, nr) {
 		__scx_hst(&new[i].key, __scx_hld(&old[i].key));
 		/* No memcpy idiom: clang-19 would drop the arena casts. */
 		barrier();
 		__scx_hst(&new[i].node, __scx_hld(&old[i].node));
 	}
-	__scx_hst(&h->entries, new);
-	__scx_hst(&h->cap, newcap);
-	scx_arena_free(old);
 	return 0;
 }
 
@@ -109,7 +89,7 @@ u32 __scx_arena_heap_sift_down(struct scx_arena_heap_entry __arena *e __arg_aren
 	return i;
 }
 
-int scx_arena_heap_destroy(struct scx_arena_heap __arena *h __arg_arena)
+u64 __scx_arena_heap_detach(struct scx_arena_heap __arena *h __arg_arena)
 {
 	struct scx_arena_heap_entry __arena *e;
 	struct scx_arena_heap_node __arena *n;
@@ -134,6 +114,5 @@ int scx_arena_heap_destroy(struct scx_arena_heap __arena *h __arg_arena)
 	__scx_hst(&h->nr, 0);
 	barrier();
 	__scx_hst(&h->cap, 0);
-	scx_arena_free(e);
-	return 0;
+	return (u64)e;
 }

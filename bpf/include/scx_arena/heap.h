@@ -54,8 +54,8 @@
  *
  * Loops are bounded: sifts by the height of the largest heap
  * (SCX_ARENA_HEAP_MAX_HEIGHT), the growth copy and destroy by the capacity.
- * Growth and destroy are global functions in bpf/lib/heap.bpf.c (link with
- * .lib("heap")); everything else is inline.
+ * The loops are global functions in bpf/lib/heap.bpf.c (link with
+ * .lib("heap")), verified once; everything else is inline.
  *
  * In checked mode (SCX_ARENA_CHECKED, check.h) every access to the heap,
  * its array and its nodes goes through scx_arena_ld()/scx_arena_st(), so a
@@ -68,6 +68,7 @@
  */
 #pragma once
 
+#include <scx_arena/alloc.h>
 #include <scx_arena/arena.h>
 #include <scx_arena/check.h>
 #include <scx_arena/error.h>
@@ -159,11 +160,62 @@ struct scx_arena_heap_locked {
 	})
 
 /*
- * Out of line, in bpf/lib/heap.bpf.c: grow @h's array to at least @want
- * slots (0, -ENOSPC above SCX_ARENA_HEAP_MAX_CAP, -ENOMEM, -EINVAL for a
- * corrupt header).
+ * Internal, out of line in bpf/lib/heap.bpf.c (verified once): copies the
+ * first @nr entries of @old to @new, and marks every node of @h out of the
+ * heap and detaches its array, returning the array's address (0 if none).
+ * The allocator is called inline by the callers, not from these: in checked
+ * mode its call chain is deep, and the verifier allows 8 frames.
  */
-int __scx_arena_heap_grow(struct scx_arena_heap __arena *h __arg_arena, u32 want);
+int __scx_arena_heap_copy(struct scx_arena_heap_entry __arena *new __arg_arena,
+			  struct scx_arena_heap_entry __arena *old __arg_arena, u32 nr);
+u64 __scx_arena_heap_detach(struct scx_arena_heap __arena *h __arg_arena);
+
+/*
+ * Internal: grows @h's array to at least @want slots. Returns 0, -ENOSPC
+ * above SCX_ARENA_HEAP_MAX_CAP, -ENOMEM, or -EINVAL for a corrupt header;
+ * on error @h is unchanged.
+ */
+static __always_inline int __scx_arena_heap_grow(struct scx_arena_heap __arena *h, u32 want)
+{
+	struct scx_arena_heap_entry __arena *old, *new;
+	u32 nr, cap, newcap;
+
+	__scx_heap_pin(h);
+	nr = __scx_hld(&h->nr);
+	cap = __scx_hld(&h->cap);
+	if (nr > cap || cap > SCX_ARENA_HEAP_MAX_CAP)
+		return -EINVAL;
+	if (want <= cap)
+		return 0;
+	if (want > SCX_ARENA_HEAP_MAX_CAP)
+		return -ENOSPC;
+	/* The smallest power of two >= want, at least the minimum. */
+	newcap = want - 1;
+	newcap |= newcap >> 1;
+	newcap |= newcap >> 2;
+	newcap |= newcap >> 4;
+	newcap |= newcap >> 8;
+	newcap |= newcap >> 16;
+	newcap++;
+	if (newcap < SCX_ARENA_HEAP_MIN_CAP)
+		newcap = SCX_ARENA_HEAP_MIN_CAP;
+	if (newcap < cap * 2)
+		newcap = cap * 2;
+	if (newcap > SCX_ARENA_HEAP_MAX_CAP)
+		newcap = SCX_ARENA_HEAP_MAX_CAP;
+	new = scx_arena_alloc((u64)newcap * sizeof(*new));
+	__scx_heap_pin(new);
+	if (!new)
+		return -ENOMEM;
+	old = __scx_hld(&h->entries);
+	__scx_heap_pin(old);
+	if (nr)
+		__scx_arena_heap_copy(new, old, nr);
+	__scx_hst(&h->entries, new);
+	__scx_hst(&h->cap, newcap);
+	scx_arena_free(old);
+	return 0;
+}
 
 /**
  * scx_arena_heap_destroy - return @h's array to the allocator.
@@ -173,7 +225,12 @@ int __scx_arena_heap_grow(struct scx_arena_heap __arena *h __arg_arena, u32 want
  * nodes are marked removed (index SCX_ARENA_HEAP_NONE). @h is left an empty
  * heap that may be used again. Returns 0.
  */
-int scx_arena_heap_destroy(struct scx_arena_heap __arena *h __arg_arena);
+static __always_inline int scx_arena_heap_destroy(struct scx_arena_heap __arena *h)
+{
+	__scx_heap_pin(h);
+	scx_arena_free(scx_arena_from_u64(void, __scx_arena_heap_detach(h)));
+	return 0;
+}
 
 /**
  * scx_arena_heap_reserve - make room for @cap elements without further
