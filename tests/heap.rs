@@ -462,11 +462,15 @@ fn heap_matches_a_btreemap_model() {
     if !host_ready(module_path!()) {
         return;
     }
-    // 25 cases of 4000 steps: 100,000 operations.
+    // 40 cases of 1 to 8000 steps (160,000 on average; below 100,000 with
+    // a probability of about 2e-5, asserted below). The length is part of
+    // the input, so a failure shrinks to a short sequence, not only to
+    // simpler steps.
+    const CASES: u32 = 40;
     let config = Config {
-        cases: 25,
-        max_shrink_iters: 1024,
-        max_shrink_time: 20_000,
+        cases: CASES,
+        max_shrink_iters: 4096,
+        max_shrink_time: 30_000,
         failure_persistence: None,
         ..Config::default()
     };
@@ -477,7 +481,9 @@ fn heap_matches_a_btreemap_model() {
     // cases. A failed case's items and array are leaked and the heap
     // header zeroed.
     let cache: RefCell<Option<(LoadedObject, u32)>> = RefCell::new(None);
-    let result = runner.run(&prop::collection::vec(step(), 4000), |steps| {
+    let total = std::cell::Cell::new(0usize);
+    let result = runner.run(&prop::collection::vec(step(), 1..=8000), |steps| {
+        total.set(total.get() + steps.len());
         let taken = cache.borrow_mut().take();
         let (obj, fails) = taken.unwrap_or_else(|| (load(&[OPS]), 0));
         let r = run_case(&obj, &steps);
@@ -497,12 +503,18 @@ fn heap_matches_a_btreemap_model() {
         r
     });
     eprintln!(
-        "heap model test: 25 cases x 4000 steps in {:.1} s",
+        "heap model test: {CASES} cases, {} steps in {:.1} s",
+        total.get(),
         start.elapsed().as_secs_f64()
     );
     if let Err(e) = result {
         panic!("{e}");
     }
+    assert!(
+        total.get() >= 100_000,
+        "only {} steps were run",
+        total.get()
+    );
 }
 
 // ---------------------------------------------------------------------------
