@@ -17,11 +17,16 @@ typedef struct scx_arena_rb_node __arena rbn;
 #define RB_BLACK SCX_ARENA_RB_BLACK
 
 /*
- * A loop of at most SCX_ARENA_RB_MAX_DEPTH iterations. may_goto (can_loop)
- * rather than a bpf_for iterator: an iteration costs a compare and a
- * decrement instead of a kfunc call, which on a tree walk of 10-20 levels
- * is most of an operation's time. The verifier walks each such loop's
- * iterations (its counter differs between them), so the bodies stay small.
+ * A read-only walk of at most SCX_ARENA_RB_MAX_DEPTH levels. may_goto
+ * (can_loop) rather than a bpf_for iterator: an iteration costs a compare
+ * and a decrement instead of a kfunc call, which on a walk of 10-20 levels
+ * is a good part of an operation's time. The verifier walks each such
+ * loop's iterations (its counter differs between them), so the bodies stay
+ * small. Should the program's may_goto budget run out (8M iterations per
+ * run, or the kernel's time limit), the walk ends early: the operation
+ * finds nothing or fails with -ELOOP before changing anything. The two
+ * fixup loops, which change the tree as they go, use bpf_for instead and
+ * always run to their end.
  */
 #define rb_for(i) for ((i) = 0; (i) < SCX_ARENA_RB_MAX_DEPTH && can_loop; (i)++)
 
@@ -124,7 +129,7 @@ static __always_inline int insert_fixup(struct scx_arena_rbtree __arena *t, rbn 
 	rbn *p, *g, *u;
 	u32 i;
 
-	rb_for(i) {
+	bpf_for(i, 0, SCX_ARENA_RB_MAX_DEPTH) {
 		p = parent_of(n);
 		if (!p) {
 			/* n is the root. */
@@ -236,7 +241,7 @@ static __always_inline int remove_fixup(struct scx_arena_rbtree __arena *t, rbn 
 	rbn *w, *wl, *wr;
 	u32 i;
 
-	rb_for(i) {
+	bpf_for(i, 0, SCX_ARENA_RB_MAX_DEPTH) {
 		if (is_red(x) || !parent) {
 			if (x)
 				set_black(x);
@@ -549,6 +554,11 @@ int __scx_arena_rbtree_update_key(struct scx_arena_rbtree __arena *t __arg_arena
 	 */
 	prev = scx_arena_from_u64(struct scx_arena_rb_node, __scx_arena_rbtree_prev(n));
 	next = scx_arena_from_u64(struct scx_arena_rb_node, __scx_arena_rbtree_next(n));
+	/* A walk cut short (see rb_for) must not pass for an end of the tree. */
+	if ((!prev && ld(&t->first) != n) || (!next && ld(&t->last) != n)) {
+		rb_corrupt(t, "update_key: neighbours not found");
+		return -ELOOP;
+	}
 	if ((!prev || ld(&prev->key) <= key) && (!next || key < ld(&next->key))) {
 		st(&n->key, key);
 		return 0;

@@ -41,7 +41,10 @@
  * tree of n nodes is at most 2*log2(n+1) deep; the arena spans at most 4 GiB,
  * so it holds fewer than 2^27 nodes (32 bytes each), at most 54 levels. A
  * tree that runs into the bound can only be corrupt: the operation reports it
- * with scx_arena_error() and returns -ELOOP (a search returns NULL).
+ * with scx_arena_error() and returns -ELOOP (a search returns NULL). The
+ * read-only walks are may_goto loops (cheaper than bpf_for); should a
+ * program exhaust its may_goto budget (8M iterations per run), they end
+ * early in the same way, before anything is changed.
  *
  * The work is done by global functions in bpf/lib/rbtree.bpf.c (link with
  * .lib("rbtree")): the verifier checks each once per program, however many
