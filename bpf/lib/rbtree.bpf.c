@@ -129,6 +129,14 @@ static __always_inline int insert_fixup(struct scx_arena_rbtree __arena *t, rbn 
 	rbn *p, *g, *u;
 	u32 i;
 
+	/* Most inserts end here, without the cost of setting up the loop. */
+	p = parent_of(n);
+	if (!p) {
+		set_black(n);
+		return 0;
+	}
+	if (is_black(p))
+		return 0;
 	bpf_for(i, 0, SCX_ARENA_RB_MAX_DEPTH) {
 		p = parent_of(n);
 		if (!p) {
@@ -241,6 +249,11 @@ static __always_inline int remove_fixup(struct scx_arena_rbtree __arena *t, rbn 
 	rbn *w, *wl, *wr;
 	u32 i;
 
+	if (is_red(x) || !parent) {
+		if (x)
+			set_black(x);
+		return 0;
+	}
 	bpf_for(i, 0, SCX_ARENA_RB_MAX_DEPTH) {
 		if (is_red(x) || !parent) {
 			if (x)
