@@ -63,6 +63,7 @@ enum OpKind {
     Len = 11,
     Destroy = 12,
     RangeBack = 13,
+    InsertFault = 14,
 }
 
 /// `struct btree_op`, byte for byte.
@@ -143,6 +144,9 @@ fn nodes_in_use(obj: &LoadedObject) -> i64 {
 #[derive(Debug, Clone)]
 enum Step {
     Insert(u64, u64),
+    /// An insert whose node allocation number `n` (1 or 2) fails first:
+    /// if that fails, the tree must be unchanged; the insert is retried.
+    InsertFault(u64, u64, u32),
     Upsert(u64, u64),
     Remove(u64),
     Lookup(u64),
@@ -181,6 +185,7 @@ fn step(grow: bool) -> impl Strategy<Value = Step> {
     let (ins, rem, pop) = if grow { (12, 3, 1) } else { (2, 10, 3) };
     prop_oneof![
         ins => (key(), any::<u64>()).prop_map(|(k, v)| Step::Insert(k, v)),
+        4 => (key(), any::<u64>(), 1..=2u32).prop_map(|(k, v, n)| Step::InsertFault(k, v, n)),
         2 => (key(), any::<u64>()).prop_map(|(k, v)| Step::Upsert(k, v)),
         rem => key().prop_map(Step::Remove),
         2 => probe().prop_map(Step::Lookup),
@@ -222,6 +227,19 @@ fn plan(model: &mut BTreeMap<u64, u64>, s: &Step) -> (RawOp, RawOp) {
                 }
             };
             (raw(OpKind::Insert, k, v), (r, 0, 0))
+        }
+        Step::InsertFault(k, v, n) => {
+            let r = match model.entry(k) {
+                Entry::Occupied(_) => -EEXIST,
+                Entry::Vacant(e) => {
+                    e.insert(v);
+                    0
+                }
+            };
+            let mut op = raw(OpKind::InsertFault, k, v);
+            op.max = n;
+            // out_key (whether the first attempt failed) is not modelled.
+            (op, (r, u64::MAX, 0))
         }
         Step::Upsert(k, v) => {
             let r = i64::from(model.insert(k, v).is_some());
@@ -310,9 +328,12 @@ fn compare(
 
 /// Runs one generated sequence on `obj`, whose tree must be empty, in
 /// batches; then destroys the tree and checks that every node went back to
-/// the allocator. Returns the greatest height seen.
-fn run_case(obj: &LoadedObject, steps: &[Step]) -> Result<u32, TestCaseError> {
+/// the allocator (also the ones reserved by inserts that then failed).
+/// Returns the greatest height seen and the number of inserts that failed
+/// with -ENOMEM (injected) first.
+fn run_case(obj: &LoadedObject, steps: &[Step]) -> Result<(u32, u64), TestCaseError> {
     let before = nodes_in_use(obj);
+    let mut faults = 0u64;
     let mut model = BTreeMap::new();
     let (_, tree) = ops_run(obj, 0);
     let mut height = compare(obj, tree, &model)?;
@@ -321,8 +342,15 @@ fn run_case(obj: &LoadedObject, steps: &[Step]) -> Result<u32, TestCaseError> {
             batch.iter().map(|s| plan(&mut model, s)).unzip();
         let (done, tree) = run_ops(obj, &ops);
         for ((got, want), s) in done.iter().zip(&want).zip(batch) {
+            let got_key = if want.out_key == u64::MAX && want.op == OpKind::InsertFault as u32 {
+                prop_assert!(got.out_key <= 1, "step {:?}: flag {}", s, got.out_key);
+                faults += got.out_key;
+                u64::MAX
+            } else {
+                got.out_key
+            };
             prop_assert_eq!(
-                (got.ret, got.out_key, got.out_val),
+                (got.ret, got_key, got.out_val),
                 (want.ret, want.out_key, want.out_val),
                 "step {:?}",
                 s
@@ -348,7 +376,7 @@ fn run_case(obj: &LoadedObject, steps: &[Step]) -> Result<u32, TestCaseError> {
     prop_assert_eq!(done[0].ret, i64::from(nodes), "destroy frees every node");
     compare(obj, tree, &BTreeMap::new())?;
     prop_assert_eq!(nodes_in_use(obj), before, "destroy returns all memory");
-    Ok(height)
+    Ok((height, faults))
 }
 
 /// A case: a growing phase, then a shrinking one.
@@ -386,12 +414,14 @@ fn btree_matches_a_btreemap_model() {
     let cache: RefCell<Option<LoadedObject>> = RefCell::new(None);
     let heights: RefCell<Vec<u32>> = RefCell::new(Vec::new());
     let total = RefCell::new(0usize);
+    let faults = RefCell::new(0u64);
     let result = runner.run(&case(), |steps| {
         let obj = cache.borrow_mut().take().unwrap_or_else(|| load(&[OPS]));
         let r = run_case(&obj, &steps);
         match r {
-            Ok(h) => {
+            Ok((h, f)) => {
                 heights.borrow_mut().push(h);
+                *faults.borrow_mut() += f;
                 *total.borrow_mut() += steps.len();
                 *cache.borrow_mut() = Some(obj);
                 Ok(())
@@ -401,8 +431,10 @@ fn btree_matches_a_btreemap_model() {
     });
     let heights = heights.into_inner();
     let total = total.into_inner();
+    let faults = faults.into_inner();
     eprintln!(
-        "btree model test: {CASES} cases, {total} steps in {:.1} s; max heights {:?}",
+        "btree model test: {CASES} cases, {total} steps in {:.1} s; {faults} inserts \
+         failed first (injected -ENOMEM); max heights {:?}",
         start.elapsed().as_secs_f64(),
         heights
     );
@@ -410,6 +442,10 @@ fn btree_matches_a_btreemap_model() {
         panic!("{e}");
     }
     assert!(total >= 100_000, "only {total} steps ran");
+    assert!(
+        faults > 100,
+        "only {faults} inserts failed on an injected -ENOMEM"
+    );
     assert!(
         heights.iter().any(|&h| h >= 3),
         "no case grew a tree of height 3: {heights:?}"

@@ -189,6 +189,25 @@ static __always_inline void node_init(u64 a, u32 leaf)
 	ST(&n->prev, 0);
 }
 
+/*
+ * Fault injection for tests: when nonzero, counts node allocations down and
+ * makes the one that brings it to 0 fail, as an exhausted arena would.
+ */
+u32 scx_arena_btree_fail_alloc;
+
+/* A new, uninitialised node; 0 when the allocator has none. */
+static __always_inline u64 node_alloc(void)
+{
+	u32 f = scx_arena_btree_fail_alloc;
+
+	if (f) {
+		scx_arena_btree_fail_alloc = f - 1;
+		if (f == 1)
+			return 0;
+	}
+	return (u64)scx_arena_alloc(sizeof(struct scx_arena_btree_node));
+}
+
 /* Takes one of the nodes reserved for this insert. */
 static __always_inline u64 spare_pop(tree_t t)
 {
@@ -280,7 +299,7 @@ static __always_inline int spare_reserve(tree_t t)
 	if (need > MAX_HEIGHT + 2)
 		return corrupt("too many splits");
 	bpf_for(k, 0, need) {
-		a = (u64)scx_arena_alloc(sizeof(struct scx_arena_btree_node));
+		a = node_alloc();
 		if (!a) {
 			spare_free(t);
 			return -ENOMEM;
@@ -313,7 +332,7 @@ int __scx_arena_btree_insert(struct scx_arena_btree __arena *t __arg_arena, u64 
 	__scx_btree_pin(t);
 	root = LD(&t->root);
 	if (!root) {
-		a = (u64)scx_arena_alloc(sizeof(struct scx_arena_btree_node));
+		a = node_alloc();
 		if (!a)
 			return -ENOMEM;
 		node_init(a, 1);

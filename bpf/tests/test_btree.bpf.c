@@ -398,6 +398,69 @@ int test_btree_destroy_with_elements(void *ctx)
 	return 0;
 }
 
+/*
+ * Every insert of a growing tree is first tried with its first, then its
+ * second node allocation failing: a failed insert must return -ENOMEM and
+ * leave the keys, the node count and the shape as they were (the retry
+ * then succeeds). Splits of up to three levels at once are among them.
+ */
+SEC("syscall")
+int test_btree_enomem_leaves_the_tree_unchanged(void *ctx)
+{
+	struct scx_arena_btree __arena *t = new_tree();
+	struct scratch __arena *s = new_scratch();
+	u64 i, k, nodes, height;
+	int ret;
+
+	ASSERT_NONNULL(t);
+	ASSERT_NONNULL(s);
+	bpf_for(i, 0, BIG) {
+		k = PERM(i, BIG);
+		nodes = t->nr_nodes;
+		height = t->height;
+		/* The first allocation fails. */
+		scx_arena_btree_fail_alloc = 1;
+		ret = scx_arena_btree_insert(t, k, ~k);
+		if (ret) {
+			ASSERT_EQ(ret, -ENOMEM);
+			ASSERT_EQ(scx_arena_btree_len(t), i);
+			ASSERT_EQ(t->nr_nodes, nodes);
+			ASSERT_EQ(t->height, height);
+			ASSERT_EQ(t->nr_spare, 0);
+			ASSERT_FALSE(scx_arena_btree_contains(t, k));
+			s->n++;
+			/* The second allocation fails (if there is one). */
+			scx_arena_btree_fail_alloc = 2;
+			ret = scx_arena_btree_insert(t, k, ~k);
+			if (ret) {
+				ASSERT_EQ(ret, -ENOMEM);
+				ASSERT_EQ(scx_arena_btree_len(t), i);
+				ASSERT_EQ(t->nr_nodes, nodes);
+				ASSERT_EQ(t->height, height);
+				ASSERT_FALSE(scx_arena_btree_contains(t, k));
+				s->prev++;
+				scx_arena_btree_fail_alloc = 0;
+				ASSERT_EQ(scx_arena_btree_insert(t, k, ~k), 0);
+			}
+		}
+		scx_arena_btree_fail_alloc = 0;
+		ASSERT_EQ(scx_arena_btree_len(t), i + 1);
+		if (t->height > height)
+			s->h++;
+	}
+	/*
+	 * Failures at every split, including ones needing two new nodes, and
+	 * the tree grew to height 3 through them.
+	 */
+	ASSERT_GT(s->n, BIG / SCX_ARENA_BTREE_MAX);
+	ASSERT_GT(s->prev, 0);
+	ASSERT_EQ(s->h, 3);
+	ASSERT_OK(tree_expect(t, BIG, 1, 0));
+	nodes = t->nr_nodes;
+	ASSERT_EQ(scx_arena_btree_destroy(t), nodes);
+	return 0;
+}
+
 SEC("syscall")
 int test_btree_locked(void *ctx)
 {
@@ -608,6 +671,25 @@ __noinline int run_op(struct btree_op __arena *op __arg_arena)
 		return 0;
 	case BTREE_OP_LEN:
 		v = scx_arena_btree_len(t);
+		break;
+	case BTREE_OP_INSERT_FAULT:
+		k = t->nr;
+		v = t->nr_nodes;
+		scx_arena_btree_fail_alloc = op->max;
+		ret = scx_arena_btree_insert(t, op->key, op->val);
+		scx_arena_btree_fail_alloc = 0;
+		if (ret == -ENOMEM) {
+			if (t->nr != k || t->nr_nodes != v || t->nr_spare ||
+			    scx_arena_btree_contains(t, op->key)) {
+				ret = BTREE_FAULT_CHANGED;
+				break;
+			}
+			ret = scx_arena_btree_insert(t, op->key, op->val);
+			k = 1;
+		} else {
+			k = 0;
+		}
+		v = 0;
 		break;
 	case BTREE_OP_DESTROY:
 		ret = scx_arena_btree_destroy(t);

@@ -26,7 +26,15 @@ enum btree_op_kind {
 	BTREE_OP_DESTROY = 12,    /* ret = nodes freed */
 	BTREE_OP_RANGE_BACK = 13, /* seek_last, then prev while key >= key: count
 				   * and hash of at most max keys, descending */
+	BTREE_OP_INSERT_FAULT = 14, /* insert with node allocation number max
+				     * failing; on -ENOMEM (tree checked unchanged,
+				     * else ret = BTREE_FAULT_CHANGED) insert again:
+				     * ret = that insert, out_key = 1 if the first
+				     * attempt failed */
 };
+
+/* ret of an INSERT_FAULT whose failed attempt changed the tree. */
+#define BTREE_FAULT_CHANGED (-1000)
 
 struct btree_op {
 	__u32 op;  /* in: enum btree_op_kind */

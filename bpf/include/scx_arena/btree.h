@@ -181,6 +181,12 @@ u64 __scx_arena_btree_find(struct scx_arena_btree __arena *t __arg_arena, u64 ke
 u64 __scx_arena_btree_seek(struct scx_arena_btree __arena *t __arg_arena, u64 key);
 s64 __scx_arena_btree_destroy(struct scx_arena_btree __arena *t __arg_arena);
 
+/*
+ * Tests only: when nonzero, node allocations count it down and the one that
+ * brings it to 0 fails (as in an exhausted arena). 0, no effect, otherwise.
+ */
+extern u32 scx_arena_btree_fail_alloc;
+
 /* A position packed in one u64 by __scx_arena_btree_seek(): leaf | idx << 56. */
 #define __SCX_BTREE_POS_SHIFT 56
 #define __SCX_BTREE_POS_MASK ((1ull << __SCX_BTREE_POS_SHIFT) - 1)
