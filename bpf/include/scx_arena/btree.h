@@ -52,8 +52,8 @@
  * scx_arena_btree_destroy() frees every node. Link the "btree" library
  * unit (BpfBuild::lib("btree")): the operations are global functions in
  * bpf/lib/btree.bpf.c, verified once each, called through the inline
- * wrappers below; a call costs the caller up to 4 frames, allocator
- * included.
+ * wrappers below; a call costs the caller up to 5 of the verifier's 8
+ * frames, allocator included (an insert: itself, then the allocator's 4).
  *
  * Cursors are plain structs in the caller's memory (stack or arena). Any
  * insert, remove or destroy invalidates every cursor of the tree.
