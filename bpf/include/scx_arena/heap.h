@@ -95,8 +95,8 @@
 
 /**
  * struct scx_arena_heap_node - the handle embedded in a heap element.
- * @key: the element's key while it is in a heap (the last one it had
- *       after); read it, never write it: use scx_arena_heap_update_key().
+ * @key: the element's key while it is in a heap, and its last key after
+ *       removal; read it, never write it (scx_arena_heap_update_key()).
  * @seq: the heap's sequence number at the last push or key update: the
  *       tie-breaker among equal keys.
  * @idx: the element's slot in the heap array, SCX_ARENA_HEAP_NONE after
