@@ -11,7 +11,8 @@ fn main() {
         .object("alloc_bench")
         .unwrap_or_else(scx_arena_build::fail);
     scx_arena_build::BpfBuild::new("bpf/ds_bench.bpf.c")
-        .lib("alloc")
+        .lib("rq")
+        .lib("btree")
         .object("ds_bench")
         .unwrap_or_else(scx_arena_build::fail);
     println!("cargo:rerun-if-changed=bpf");

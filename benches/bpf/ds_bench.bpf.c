@@ -354,3 +354,212 @@ int bench_kern_rb_newdrop_remove(struct ds_args *a)
 		errors++;
 	return ds_finish(a, t0, sum, errors);
 }
+
+/* ---- the scx-arena structures ---- */
+
+#include <scx_arena/heap.h>
+#include <scx_arena/btree.h>
+#include <scx_arena/rq.h>
+
+/* One element per slot, with a node for each intrusive structure. */
+struct ds_elem {
+	struct scx_arena_heap_node heap;
+	struct scx_arena_rq_node rq;
+};
+
+struct ds_elem __arena_global ds_elems[DS_MAX_N];
+struct scx_arena_heap __arena_global ds_heap;
+struct scx_arena_btree __arena_global ds_bt;
+struct scx_arena_rq __arena_global ds_rq;
+
+/* Per-run results of the steps (.bss: loop-carried sums stay out of registers). */
+struct ds_acc {
+	u64 sum;
+	u64 errors;
+};
+
+struct ds_acc ds_acc;
+
+static __always_inline struct ds_elem __arena *ds_elem_of(u64 key)
+{
+	return &ds_elems[key & DS_SLOT_MASK];
+}
+
+/*
+ * The steps: one operation each, as global functions so that the verifier
+ * checks each once, not once per state of the timed loop. @i indexes the
+ * streams.
+ */
+int ds_heap_hold_step(u32 i)
+{
+	struct scx_arena_heap_node __arena *n = scx_arena_heap_pop(&ds_heap);
+	u64 k;
+
+	if (!n) {
+		ds_acc.errors++;
+		return -ENOENT;
+	}
+	k = n->key;
+	ds_acc.sum += k;
+	return scx_arena_heap_push_reserved(&ds_heap, n, k + ds_stream[i & (DS_MAX_ITERS - 1)]);
+}
+
+int ds_heap_remove_step(u32 i)
+{
+	u64 old = ds_old[i & (DS_MAX_ITERS - 1)];
+	struct ds_elem __arena *e = ds_elem_of(old);
+
+	if (scx_arena_heap_remove(&ds_heap, &e->heap) || e->heap.key != old) {
+		ds_acc.errors++;
+		return -ENOENT;
+	}
+	ds_acc.sum += old;
+	return scx_arena_heap_push_reserved(&ds_heap, &e->heap, ds_stream[i & (DS_MAX_ITERS - 1)]);
+}
+
+int ds_bt_hold_step(u32 i)
+{
+	u64 k, v;
+
+	if (scx_arena_btree_pop_first(&ds_bt, &k, &v)) {
+		ds_acc.errors++;
+		return -ENOENT;
+	}
+	ds_acc.sum += k;
+	return scx_arena_btree_insert(&ds_bt, k + ds_stream[i & (DS_MAX_ITERS - 1)], v);
+}
+
+int ds_bt_remove_step(u32 i)
+{
+	u64 old = ds_old[i & (DS_MAX_ITERS - 1)], v;
+
+	if (scx_arena_btree_remove(&ds_bt, old, &v)) {
+		ds_acc.errors++;
+		return -ENOENT;
+	}
+	ds_acc.sum += old;
+	return scx_arena_btree_insert(&ds_bt, ds_stream[i & (DS_MAX_ITERS - 1)], v);
+}
+
+int ds_rq_hold_step(u32 i)
+{
+	struct scx_arena_rq_node __arena *n;
+	u64 k;
+
+	if (scx_arena_rq_pop(&ds_rq, &n) || !n) {
+		ds_acc.errors++;
+		return -ENOENT;
+	}
+	k = n->vtime.key;
+	ds_acc.sum += k;
+	return scx_arena_rq_push_reserved(&ds_rq, n, n->pid, k + ds_stream[i & (DS_MAX_ITERS - 1)]);
+}
+
+int ds_rq_remove_step(u32 i)
+{
+	u64 old = ds_old[i & (DS_MAX_ITERS - 1)];
+	struct ds_elem __arena *e = ds_elem_of(old);
+
+	if (scx_arena_rq_remove(&ds_rq, &e->rq) || e->rq.vtime.key != old) {
+		ds_acc.errors++;
+		return -ENOENT;
+	}
+	ds_acc.sum += old;
+	return scx_arena_rq_push_reserved(&ds_rq, &e->rq, e->rq.pid,
+					  ds_stream[i & (DS_MAX_ITERS - 1)]);
+}
+
+/*
+ * Fills structure @what (0 heap, 2 B+tree, 3 rq) with the n initial keys;
+ * returns the failures.
+ */
+int ds_fill(u32 what, u32 n)
+{
+	u64 failed = 0;
+	u32 i;
+
+	if (what == 0 && scx_arena_heap_init(&ds_heap, n))
+		return n;
+	if (what == 3 && scx_arena_rq_init(&ds_rq, SCX_ARENA_RQ_VTIME, n))
+		return n;
+	if (what == 2)
+		scx_arena_btree_init(&ds_bt);
+	bpf_for(i, 0, n) {
+		u64 key = ds_init[i & (DS_MAX_N - 1)];
+		struct ds_elem __arena *e = ds_elem_of(key);
+		int ret = -EINVAL;
+
+		if (what == 0)
+			ret = scx_arena_heap_push_reserved(&ds_heap, &e->heap, key);
+		else if (what == 2)
+			ret = scx_arena_btree_insert(&ds_bt, key, key & DS_SLOT_MASK);
+		else if (what == 3)
+			ret = scx_arena_rq_push_reserved(&ds_rq, &e->rq, i + 1, key);
+		if (ret)
+			failed++;
+	}
+	return failed;
+}
+
+/* Empties structure @what; returns the elements taken out. */
+int ds_drain(u32 what)
+{
+	u32 taken = 0, i;
+
+	bpf_for(i, 0, DS_MAX_N + 1) {
+		struct scx_arena_rq_node __arena *rn = NULL;
+		u64 k, v;
+		bool got = false;
+
+		if (what == 0)
+			got = scx_arena_heap_pop(&ds_heap);
+		else if (what == 2)
+			got = !scx_arena_btree_pop_first(&ds_bt, &k, &v);
+		else if (what == 3)
+			got = !scx_arena_rq_pop(&ds_rq, &rn) && rn;
+		if (!got)
+			break;
+		taken++;
+	}
+	if (what == 0)
+		scx_arena_heap_destroy(&ds_heap);
+	if (what == 3)
+		scx_arena_rq_destroy(&ds_rq);
+	return taken;
+}
+
+/* One timed run of a structure's step over the streams. */
+#define DS_BENCH(name, what, step)                                              \
+	SEC("syscall")                                                          \
+	int bench_##name(struct ds_args *a)                                     \
+	{                                                                       \
+		u64 errors, t0;                                                 \
+		u32 iters, n;                                                   \
+		int i, err;                                                     \
+										\
+		scx_arena_assoc();                                              \
+		err = ds_start(a);                                              \
+		if (err)                                                        \
+			return err;                                             \
+		iters = a->iters;                                               \
+		n = a->n;                                                       \
+		ds_acc.sum = 0;                                                 \
+		ds_acc.errors = 0;                                              \
+		errors = ds_fill(what, n);                                      \
+		t0 = bpf_ktime_get_ns();                                        \
+		bpf_for(i, 0, iters) {                                          \
+			if (step(i))                                            \
+				break;                                          \
+		}                                                               \
+		t0 = bpf_ktime_get_ns() - t0;                                   \
+		if (ds_drain(what) != n)                                        \
+			errors++;                                               \
+		return ds_finish(a, t0, ds_acc.sum, errors + ds_acc.errors);    \
+	}
+
+DS_BENCH(scx_heap_hold, 0, ds_heap_hold_step)
+DS_BENCH(scx_heap_remove, 0, ds_heap_remove_step)
+DS_BENCH(scx_bt_hold, 2, ds_bt_hold_step)
+DS_BENCH(scx_bt_remove, 2, ds_bt_remove_step)
+DS_BENCH(scx_rq_hold, 3, ds_rq_hold_step)
+DS_BENCH(scx_rq_remove, 3, ds_rq_remove_step)

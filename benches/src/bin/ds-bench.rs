@@ -130,6 +130,21 @@ const CONTENDERS: &[Contender] = &[
         models: BOTH,
     },
     Contender {
+        name: "scx heap",
+        runner: Runner::Bpf("scx_heap"),
+        models: BOTH,
+    },
+    Contender {
+        name: "scx B+tree",
+        runner: Runner::Bpf("scx_bt"),
+        models: BOTH,
+    },
+    Contender {
+        name: "scx task rq (vtime, locked)",
+        runner: Runner::Bpf("scx_rq"),
+        models: BOTH,
+    },
+    Contender {
         name: "Rust BinaryHeap (userspace)",
         runner: Runner::BinaryHeap,
         models: &[Model::Hold],
