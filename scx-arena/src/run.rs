@@ -29,8 +29,11 @@ pub const CLEAN_EXIT: &str = "unregistered from user space";
 /// Prefix of a scheduler's last statistics line, printed at exit.
 pub const FINAL_STATS: &str = "stats-final:";
 
-/// How long a scheduler may take from start to `enabled`.
-const ENABLE_TIMEOUT_DS: u32 = 300;
+/// How long a scheduler may take from start to `enabled`, in tenths of a
+/// second: generous, because the verifier is slow under TCG emulation.
+const ENABLE_TIMEOUT_DS: u32 = 900;
+/// The same in seconds, for messages.
+const ENABLE_TIMEOUT_S: u32 = ENABLE_TIMEOUT_DS / 10;
 
 /// Why a scheduler run failed.
 #[derive(Debug, thiserror::Error)]
@@ -151,7 +154,7 @@ while [ "$(st)" != enabled ]; do
 	fi
 	n=$((n+1))
 	if [ $n -ge {ENABLE_TIMEOUT_DS} ]; then
-		echo "SCXRUN not-enabled still $(st) after 30 s"
+		echo "SCXRUN not-enabled still $(st) after {ENABLE_TIMEOUT_S} s"
 		kill -INT $PID; wait $PID; echo "SCXRUN sched-rc $?"
 		exit 1
 	fi
@@ -273,7 +276,9 @@ exit $rc
             ));
             log.push_str(&format!("SCXRUN state-after-workload {}", state()));
         } else {
-            log.push_str("SCXRUN not-enabled the scheduler did not attach within 30 s\n");
+            log.push_str(&format!(
+                "SCXRUN not-enabled the scheduler did not attach within {ENABLE_TIMEOUT_S} s\n"
+            ));
         }
         // SAFETY: plain kill(2) on our own child.
         unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
