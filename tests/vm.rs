@@ -38,6 +38,15 @@ fn template_attaches_runs_stress_ng_and_unregisters_cleanly() {
         result.final_stats
     );
     assert!(result.stat("dispatch").expect("final stats") > 0);
+    // The queue depth comes from the arena run queue, read through the mmap.
+    let waiting = result
+        .stat("queued")
+        .expect("queue depth in the final stats");
+    assert!(
+        waiting <= result.stat("global").expect("final stats"),
+        "more tasks waiting than ever queued: {:?}",
+        result.final_stats
+    );
 
     // The kernel is now cached: it is found again without any download.
     let offline = KernelOptions {

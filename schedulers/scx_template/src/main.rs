@@ -22,6 +22,7 @@ use clap::Parser;
 use libbpf_rs::skel::Skel;
 use libbpf_rs::OpenObject;
 use scx_arena::arena::{ArenaPod, ArenaView};
+use scx_arena::rq::RqView;
 use scx_arena::runtime::{require_sched_ext, shutdown_flag, stats_line, watch};
 use scx_utils::{scx_ops_attach, scx_ops_load, scx_ops_open, uei_exited, uei_report};
 
@@ -51,18 +52,24 @@ struct Totals {
     global: u64,
     dispatch: u64,
     fallback: u64,
+    /// Tasks waiting in the shared queue now (a gauge, not a counter).
+    queued: u64,
 }
 
 fn read_totals(skel: &BpfSkel) -> Result<Totals> {
-    let ptr = skel.maps.bss_data.as_ref().context("no .bss")?.stats as u64;
+    let bss = skel.maps.bss_data.as_ref().context("no .bss")?;
     let view = ArenaView::of_object(skel.object())?;
-    let stats: bpf_intf::template_stats = view.read(ptr)?;
-    Ok(stats.cpu.iter().fold(Totals::default(), |t, c| Totals {
+    let stats: bpf_intf::template_stats = view.read(bss.stats as u64)?;
+    let queued = RqView::new(view, bss.shared_rq_addr).nr_queued()?;
+    let mut t = stats.cpu.iter().fold(Totals::default(), |t, c| Totals {
         local: t.local + c.local,
         global: t.global + c.global,
         dispatch: t.dispatch + c.dispatch,
         fallback: t.fallback + c.fallback,
-    }))
+        queued: 0,
+    });
+    t.queued = queued;
+    Ok(t)
 }
 
 fn print_totals(prefix: &str, t: Totals) {
@@ -74,7 +81,8 @@ fn print_totals(prefix: &str, t: Totals) {
                 ("local", t.local),
                 ("global", t.global),
                 ("dispatch", t.dispatch),
-                ("fallback", t.fallback)
+                ("fallback", t.fallback),
+                ("queued", t.queued)
             ]
         )
     );

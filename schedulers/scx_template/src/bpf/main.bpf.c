@@ -44,6 +44,9 @@ struct {
 /* The shared queue. Zeroed memory is an empty FIFO. */
 struct scx_arena_rq __arena_global shared_rq;
 
+/* Its arena address, for the Rust half's view of the queue; set in init. */
+u64 shared_rq_addr;
+
 /* Arena page(s) holding struct template_stats; allocated in init. */
 struct template_stats __arena *stats;
 
@@ -152,6 +155,7 @@ s32 BPF_STRUCT_OPS_SLEEPABLE(template_init)
 		scx_bpf_error("cannot allocate %u arena pages for statistics", pages);
 		return -ENOMEM;
 	}
+	shared_rq_addr = (u64)&shared_rq;
 	return scx_arena_rq_init(&shared_rq, SCX_ARENA_RQ_FIFO, 0);
 }
 
