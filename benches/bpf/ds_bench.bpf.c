@@ -79,6 +79,47 @@ int bench_ds_empty(struct ds_args *a)
 	return ds_finish(a, bpf_ktime_get_ns() - t0, sum, 0);
 }
 
+/* Per-run results of the steps (.bss: loop-carried sums stay out of registers). */
+struct ds_acc {
+	u64 sum;
+	u64 errors;
+};
+
+struct ds_acc ds_acc;
+
+/*
+ * One timed run: @fill puts the n initial keys in (and gives the failures),
+ * @step(i) runs operation i (nonzero stops the run), @drain empties the
+ * structure (and gives the elements it took out, which must be n).
+ */
+#define DS_BENCH(name, fill, step, drain)                                       \
+	SEC("syscall")                                                          \
+	int bench_##name(struct ds_args *a)                                     \
+	{                                                                       \
+		u64 errors, t0;                                                 \
+		u32 iters, n;                                                   \
+		int i, err;                                                     \
+										\
+		scx_arena_assoc();                                              \
+		err = ds_start(a);                                              \
+		if (err)                                                        \
+			return err;                                             \
+		iters = a->iters;                                               \
+		n = a->n;                                                       \
+		ds_acc.sum = 0;                                                 \
+		ds_acc.errors = 0;                                              \
+		errors = (fill);                                                \
+		t0 = bpf_ktime_get_ns();                                        \
+		bpf_for(i, 0, iters) {                                          \
+			if (step(i))                                            \
+				break;                                          \
+		}                                                               \
+		t0 = bpf_ktime_get_ns() - t0;                                   \
+		if ((drain) != n)                                               \
+			errors++;                                               \
+		return ds_finish(a, t0, ds_acc.sum, errors + ds_acc.errors);    \
+	}
+
 /* ---- the kernel's bpf_rbtree ---- */
 
 extern struct bpf_rb_node *bpf_rbtree_root(struct bpf_rb_root *root) __ksym __weak;
@@ -155,93 +196,53 @@ static __always_inline u64 krb_drain(void)
  * Hold model, nodes reused: the popped node goes back in with its new key,
  * all under one lock hold - the way a scheduler requeues a task.
  */
-SEC("syscall")
-int bench_kern_rb_reuse_hold(struct ds_args *a)
+static __always_inline int krb_reuse_hold_step(u32 i)
 {
-	u64 sum = 0, errors, t0, n;
-	u32 iters;
-	int i, err;
+	struct bpf_rb_node *n;
+	struct kern_elem *e;
 
-	scx_arena_assoc();
-	err = ds_start(a);
-	if (err)
-		return err;
-	iters = a->iters;
-	n = a->n;
-	errors = krb_fill(n);
-	t0 = bpf_ktime_get_ns();
-	bpf_for(i, 0, iters) {
-		struct bpf_rb_node *n;
-		struct kern_elem *e;
-
-		bpf_spin_lock(&krb_lock);
-		n = bpf_rbtree_first(&krb_root);
-		if (!n) {
-			bpf_spin_unlock(&krb_lock);
-			errors++;
-			break;
-		}
+	bpf_spin_lock(&krb_lock);
+	n = bpf_rbtree_first(&krb_root);
+	if (n)
 		n = bpf_rbtree_remove(&krb_root, n);
-		if (!n) {
-			bpf_spin_unlock(&krb_lock);
-			errors++;
-			break;
-		}
-		e = container_of(n, struct kern_elem, node);
-		sum += e->key;
-		e->key += ds_stream[i & (DS_MAX_ITERS - 1)];
-		bpf_rbtree_add(&krb_root, &e->node, krb_less);
+	if (!n) {
 		bpf_spin_unlock(&krb_lock);
+		ds_acc.errors++;
+		return -ENOENT;
 	}
-	t0 = bpf_ktime_get_ns() - t0;
-	if (krb_drain() != n)
-		errors++;
-	return ds_finish(a, t0, sum, errors);
+	e = container_of(n, struct kern_elem, node);
+	ds_acc.sum += e->key;
+	e->key += ds_stream[i & (DS_MAX_ITERS - 1)];
+	bpf_rbtree_add(&krb_root, &e->node, krb_less);
+	bpf_spin_unlock(&krb_lock);
+	return 0;
 }
 
 /* Hold model, a bpf_obj_drop of the popped node and a bpf_obj_new per push. */
-SEC("syscall")
-int bench_kern_rb_newdrop_hold(struct ds_args *a)
+static __always_inline int krb_newdrop_hold_step(u32 i)
 {
-	u64 sum = 0, errors, t0, n;
-	u32 iters;
-	int i, err;
+	struct bpf_rb_node *n;
+	struct kern_elem *e;
+	u64 key;
 
-	scx_arena_assoc();
-	err = ds_start(a);
-	if (err)
-		return err;
-	iters = a->iters;
-	n = a->n;
-	errors = krb_fill(n);
-	t0 = bpf_ktime_get_ns();
-	bpf_for(i, 0, iters) {
-		struct bpf_rb_node *n;
-		struct kern_elem *e;
-		u64 key;
-
-		bpf_spin_lock(&krb_lock);
-		n = bpf_rbtree_first(&krb_root);
-		if (n)
-			n = bpf_rbtree_remove(&krb_root, n);
-		bpf_spin_unlock(&krb_lock);
-		if (!n) {
-			errors++;
-			break;
-		}
-		e = container_of(n, struct kern_elem, node);
-		key = e->key;
-		bpf_obj_drop(e);
-		sum += key;
-		if (!krb_add_new(key + ds_stream[i & (DS_MAX_ITERS - 1)])) {
-			errors++;
-			break;
-		}
+	bpf_spin_lock(&krb_lock);
+	n = bpf_rbtree_first(&krb_root);
+	if (n)
+		n = bpf_rbtree_remove(&krb_root, n);
+	bpf_spin_unlock(&krb_lock);
+	if (!n) {
+		ds_acc.errors++;
+		return -ENOENT;
 	}
-	t0 = bpf_ktime_get_ns() - t0;
-	if (krb_drain() != n)
-		errors++;
-	return ds_finish(a, t0, sum, errors);
+	e = container_of(n, struct kern_elem, node);
+	key = e->key;
+	bpf_obj_drop(e);
+	ds_acc.sum += key;
+	if (!krb_add_new(key + ds_stream[i & (DS_MAX_ITERS - 1)])) {
+		ds_acc.errors++;
+		return -ENOMEM;
+	}
+	return 0;
 }
 
 /*
@@ -268,92 +269,61 @@ static __always_inline struct bpf_rb_node *krb_find(u64 key)
 }
 
 /* Remove model, nodes reused: find by key, remove, re-add with the new key. */
-SEC("syscall")
-int bench_kern_rb_reuse_remove(struct ds_args *a)
+static __always_inline int krb_reuse_remove_step(u32 i)
 {
-	u64 sum = 0, errors, t0, n;
-	u32 iters;
-	int i, err;
+	u64 old = ds_old[i & (DS_MAX_ITERS - 1)];
+	struct bpf_rb_node *n;
+	struct kern_elem *e;
 
-	scx_arena_assoc();
-	err = ds_start(a);
-	if (err)
-		return err;
-	iters = a->iters;
-	n = a->n;
-	errors = krb_fill(n);
-	t0 = bpf_ktime_get_ns();
-	bpf_for(i, 0, iters) {
-		u64 old = ds_old[i & (DS_MAX_ITERS - 1)];
-		struct bpf_rb_node *n;
-		struct kern_elem *e;
-
-		bpf_spin_lock(&krb_lock);
-		n = krb_find(old);
-		if (n)
-			n = bpf_rbtree_remove(&krb_root, n);
-		if (!n) {
-			bpf_spin_unlock(&krb_lock);
-			errors++;
-			break;
-		}
-		e = container_of(n, struct kern_elem, node);
-		sum += e->key;
-		e->key = ds_stream[i & (DS_MAX_ITERS - 1)];
-		bpf_rbtree_add(&krb_root, &e->node, krb_less);
+	bpf_spin_lock(&krb_lock);
+	n = krb_find(old);
+	if (n)
+		n = bpf_rbtree_remove(&krb_root, n);
+	if (!n) {
 		bpf_spin_unlock(&krb_lock);
+		ds_acc.errors++;
+		return -ENOENT;
 	}
-	t0 = bpf_ktime_get_ns() - t0;
-	if (krb_drain() != n)
-		errors++;
-	return ds_finish(a, t0, sum, errors);
+	e = container_of(n, struct kern_elem, node);
+	ds_acc.sum += e->key;
+	e->key = ds_stream[i & (DS_MAX_ITERS - 1)];
+	bpf_rbtree_add(&krb_root, &e->node, krb_less);
+	bpf_spin_unlock(&krb_lock);
+	return 0;
 }
 
 /* Remove model with a bpf_obj_drop and a bpf_obj_new per operation. */
-SEC("syscall")
-int bench_kern_rb_newdrop_remove(struct ds_args *a)
+static __always_inline int krb_newdrop_remove_step(u32 i)
 {
-	u64 sum = 0, errors, t0, n;
-	u32 iters;
-	int i, err;
+	u64 old = ds_old[i & (DS_MAX_ITERS - 1)];
+	struct bpf_rb_node *n;
+	struct kern_elem *e;
+	u64 key;
 
-	scx_arena_assoc();
-	err = ds_start(a);
-	if (err)
-		return err;
-	iters = a->iters;
-	n = a->n;
-	errors = krb_fill(n);
-	t0 = bpf_ktime_get_ns();
-	bpf_for(i, 0, iters) {
-		u64 old = ds_old[i & (DS_MAX_ITERS - 1)];
-		struct bpf_rb_node *n;
-		struct kern_elem *e;
-		u64 key;
-
-		bpf_spin_lock(&krb_lock);
-		n = krb_find(old);
-		if (n)
-			n = bpf_rbtree_remove(&krb_root, n);
-		bpf_spin_unlock(&krb_lock);
-		if (!n) {
-			errors++;
-			break;
-		}
-		e = container_of(n, struct kern_elem, node);
-		key = e->key;
-		bpf_obj_drop(e);
-		sum += key;
-		if (!krb_add_new(ds_stream[i & (DS_MAX_ITERS - 1)])) {
-			errors++;
-			break;
-		}
+	bpf_spin_lock(&krb_lock);
+	n = krb_find(old);
+	if (n)
+		n = bpf_rbtree_remove(&krb_root, n);
+	bpf_spin_unlock(&krb_lock);
+	if (!n) {
+		ds_acc.errors++;
+		return -ENOENT;
 	}
-	t0 = bpf_ktime_get_ns() - t0;
-	if (krb_drain() != n)
-		errors++;
-	return ds_finish(a, t0, sum, errors);
+	e = container_of(n, struct kern_elem, node);
+	key = e->key;
+	bpf_obj_drop(e);
+	ds_acc.sum += key;
+	if (!krb_add_new(ds_stream[i & (DS_MAX_ITERS - 1)])) {
+		ds_acc.errors++;
+		return -ENOMEM;
+	}
+	return 0;
 }
+
+DS_BENCH(kern_rb_reuse_hold, krb_fill(n), krb_reuse_hold_step, krb_drain())
+DS_BENCH(kern_rb_newdrop_hold, krb_fill(n), krb_newdrop_hold_step, krb_drain())
+DS_BENCH(kern_rb_reuse_remove, krb_fill(n), krb_reuse_remove_step, krb_drain())
+DS_BENCH(kern_rb_newdrop_remove, krb_fill(n), krb_newdrop_remove_step, krb_drain())
 
 /* ---- the scx-arena structures ---- */
 
@@ -372,13 +342,6 @@ struct scx_arena_heap __arena_global ds_heap;
 struct scx_arena_btree __arena_global ds_bt;
 struct scx_arena_rq __arena_global ds_rq;
 
-/* Per-run results of the steps (.bss: loop-carried sums stay out of registers). */
-struct ds_acc {
-	u64 sum;
-	u64 errors;
-};
-
-struct ds_acc ds_acc;
 
 static __always_inline struct ds_elem __arena *ds_elem_of(u64 key)
 {
@@ -528,38 +491,9 @@ int ds_drain(u32 what)
 	return taken;
 }
 
-/* One timed run of a structure's step over the streams. */
-#define DS_BENCH(name, what, step)                                              \
-	SEC("syscall")                                                          \
-	int bench_##name(struct ds_args *a)                                     \
-	{                                                                       \
-		u64 errors, t0;                                                 \
-		u32 iters, n;                                                   \
-		int i, err;                                                     \
-										\
-		scx_arena_assoc();                                              \
-		err = ds_start(a);                                              \
-		if (err)                                                        \
-			return err;                                             \
-		iters = a->iters;                                               \
-		n = a->n;                                                       \
-		ds_acc.sum = 0;                                                 \
-		ds_acc.errors = 0;                                              \
-		errors = ds_fill(what, n);                                      \
-		t0 = bpf_ktime_get_ns();                                        \
-		bpf_for(i, 0, iters) {                                          \
-			if (step(i))                                            \
-				break;                                          \
-		}                                                               \
-		t0 = bpf_ktime_get_ns() - t0;                                   \
-		if (ds_drain(what) != n)                                        \
-			errors++;                                               \
-		return ds_finish(a, t0, ds_acc.sum, errors + ds_acc.errors);    \
-	}
-
-DS_BENCH(scx_heap_hold, 0, ds_heap_hold_step)
-DS_BENCH(scx_heap_remove, 0, ds_heap_remove_step)
-DS_BENCH(scx_bt_hold, 2, ds_bt_hold_step)
-DS_BENCH(scx_bt_remove, 2, ds_bt_remove_step)
-DS_BENCH(scx_rq_hold, 3, ds_rq_hold_step)
-DS_BENCH(scx_rq_remove, 3, ds_rq_remove_step)
+DS_BENCH(scx_heap_hold, ds_fill(0, n), ds_heap_hold_step, ds_drain(0))
+DS_BENCH(scx_heap_remove, ds_fill(0, n), ds_heap_remove_step, ds_drain(0))
+DS_BENCH(scx_bt_hold, ds_fill(2, n), ds_bt_hold_step, ds_drain(2))
+DS_BENCH(scx_bt_remove, ds_fill(2, n), ds_bt_remove_step, ds_drain(2))
+DS_BENCH(scx_rq_hold, ds_fill(3, n), ds_rq_hold_step, ds_drain(3))
+DS_BENCH(scx_rq_remove, ds_fill(3, n), ds_rq_remove_step, ds_drain(3))
