@@ -2,7 +2,7 @@
 //! `lock_counter_churn` (bpf/tests/test_lock.bpf.c) on one loaded object at
 //! once, each incrementing a shared arena counter with a plain read and
 //! write under the lock; not one increment may be lost. Also times how long
-//! a default-bound acquisition of a held lock takes before it gives up.
+//! a default-bound acquisition of a held lock waits before it gives up.
 
 use std::sync::{Barrier, Mutex, MutexGuard};
 use std::time::Instant;
@@ -228,17 +228,17 @@ fn churn_without_lock_loses_increments() {
     eprintln!("SKIPPED: the unlocked runs never overlapped in {ATTEMPTS} attempts");
 }
 
-/// How long a default-bound acquisition of a held lock spins before it
-/// returns -ETIMEDOUT (SCX_ARENA_LOCK_SPINS; lock.h promises milliseconds).
+/// How long a default-bound acquisition of a held lock waits before it
+/// returns -ETIMEDOUT (SCX_ARENA_LOCK_TIMEOUT_NS: lock.h promises a second).
 #[test]
-fn default_bound_times_out_in_milliseconds() {
+fn default_bound_times_out_after_a_second() {
     if !host_ready(module_path!()) {
         return;
     }
     let _turn = serial();
     let obj = OBJ.load(&[TIMEOUT_PROG]).unwrap_or_else(|e| panic!("{e}"));
     let mut samples = Vec::new();
-    for _ in 0..5 {
+    for _ in 0..3 {
         // struct lock_timeout_args { s64 ret; u64 elapsed_ns; }
         let mut ctx = [0u8; 16];
         obj.run(TIMEOUT_PROG, Some(&mut ctx))
@@ -255,9 +255,9 @@ fn default_bound_times_out_in_milliseconds() {
         median as f64 / 1e6,
         samples
     );
-    // Loose: catches a bound that spins not at all or for most of a second.
+    // The timeout, overshot by at most a host time slice or so.
     assert!(
-        (20_000..500_000_000).contains(&median),
+        (1_000_000_000..1_200_000_000).contains(&median),
         "timeout took {median} ns"
     );
 }

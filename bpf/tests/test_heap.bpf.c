@@ -738,7 +738,7 @@ int test_heap_locked_held_lock_times_out(void *ctx)
 	ASSERT_NONNULL(hl);
 	ASSERT_NONNULL(a);
 	ASSERT_EQ(item_locked_push(hl, a, 1), 0);
-	ASSERT_EQ(scx_arena_lock_acquire_spins(&hl->lock, 0), 0);
+	ASSERT_EQ(scx_arena_lock_acquire_timeout(&hl->lock, 0), 0);
 	ASSERT_EQ(item_locked_pop(hl, &got), -ETIMEDOUT);
 	ASSERT_NULL(got);
 	ASSERT_EQ(scx_arena_last_error.count, 1);

@@ -448,7 +448,7 @@ int test_htab_locked_held_lock_times_out(void *ctx)
 	ASSERT_EQ(scx_arena_htab_locked_init(hl, 4), 0);
 	ASSERT_EQ(item_locked_insert(hl, 1, a), 0);
 
-	ASSERT_EQ(scx_arena_lock_acquire_spins(&hl->lock, 0), 0);
+	ASSERT_EQ(scx_arena_lock_acquire_timeout(&hl->lock, 0), 0);
 	ASSERT_EQ(item_locked_lookup(hl, 1, &got), -ETIMEDOUT);
 	ASSERT_NULL(got);
 	ASSERT_EQ(scx_arena_last_error.count, 1);

@@ -457,7 +457,7 @@ int test_list_locked_held_lock_times_out(void *ctx)
 	ASSERT_EQ(item_locked_push(ll, a), 0);
 
 	/* Someone holds the lock and never lets go. */
-	ASSERT_EQ(scx_arena_lock_acquire_spins(&ll->lock, 0), 0);
+	ASSERT_EQ(scx_arena_lock_acquire_timeout(&ll->lock, 0), 0);
 	ASSERT_EQ(item_locked_pop(ll, &got), -ETIMEDOUT);
 	ASSERT_NULL(got);
 	ASSERT_EQ(scx_arena_last_error.count, 1);

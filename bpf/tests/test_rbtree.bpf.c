@@ -741,7 +741,7 @@ int test_rbtree_locked_held_lock_times_out(void *ctx)
 	ASSERT_EQ(item_locked_insert(tl, a), 0);
 
 	/* Someone holds the lock and never lets go. */
-	ASSERT_EQ(scx_arena_lock_acquire_spins(&tl->lock, 0), 0);
+	ASSERT_EQ(scx_arena_lock_acquire_timeout(&tl->lock, 0), 0);
 	ASSERT_EQ(item_locked_pop_first(tl, &got), -ETIMEDOUT);
 	ASSERT_NULL(got);
 	ASSERT_EQ(scx_arena_last_error.count, 1);

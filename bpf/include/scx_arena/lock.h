@@ -18,19 +18,18 @@
  *
  * Acquisition is test-and-test-and-set: one compare-and-swap when the lock is
  * free; otherwise spin reading the word (no cache-line ping-pong while it is
- * held) and retry the swap when it reads free. The spin is bounded: BPF may
- * not loop forever, and a lock still held after SCX_ARENA_LOCK_SPINS reads
- * means a deadlock or a lost holder, so acquisition fails with -ETIMEDOUT.
- * The lock is not fair and not recursive; taking it twice on one path
- * deadlocks until the timeout.
+ * held) and retry the swap when it reads free. The wait is bounded in time:
+ * BPF may not loop forever, and a lock still held after
+ * SCX_ARENA_LOCK_TIMEOUT_NS means a deadlock or a lost holder, so acquisition
+ * fails with -ETIMEDOUT. The lock is not fair and not recursive; taking it
+ * twice on one path deadlocks until the timeout.
  *
  * Usable from every sched_ext callback (non-sleepable, often with IRQs off)
- * and from syscall programs: nothing here sleeps. A syscall program may be
- * preempted (on a preemptible kernel) while it holds the lock, and a vCPU
- * may be descheduled by its host; if that outlasts the bound, waiters on
- * other CPUs time out. Keep critical sections short, and in syscall programs
- * bracket them with bpf_preempt_disable()/bpf_preempt_enable() where a
- * spurious timeout would hurt (the lock functions may be called inside).
+ * and from syscall programs: nothing here sleeps. A holder can be stopped
+ * inside its critical section by things outside its control: a syscall
+ * program may be preempted (on a preemptible kernel), and a vCPU may be
+ * descheduled by its host. The bound is a time, not a spin count, so that
+ * such a stall is waited out the same way on every machine and every JIT.
  *
  * Memory ordering: the successful compare-and-swap and the releasing
  * exchange are BPF atomics with full-barrier semantics, so accesses inside
@@ -48,20 +47,19 @@
 #endif
 
 /*
- * Reads of a held lock before acquisition gives up. The default, 2^20, is a
- * worst-case wait of about 4 ms (3.6-5 ms measured on an x86-64 JIT: one
- * read plus the bpf_for step, ~4 ns per spin; tests/lock.rs prints it). Long
- * enough that no healthy critical section comes near it, far below the
- * sched_ext watchdog's seconds, so a dead lock fails fast and clearly.
- * Override per object with -DSCX_ARENA_LOCK_SPINS=N (BpfBuild::define);
- * values above SCX_ARENA_LOCK_MAX_SPINS are clamped to it.
+ * How long acquisition waits for a held lock before it gives up. The
+ * default, one second, is far longer than any healthy critical section (they
+ * take nanoseconds) and far shorter than the sched_ext watchdog (30 s by
+ * default), so a dead lock still fails fast and clearly. It is not shorter
+ * because a holder's vCPU can be off its physical CPU for a while: QEMU's
+ * single-threaded TCG runs vCPUs round-robin in 100 ms slices, so with N vCPUs
+ * a waiter may wait (N - 1) x 100 ms for a holder that is perfectly healthy.
+ * (The kernel's resilient queued spin lock takes 250 ms on bare metal.)
+ * Override per object with -DSCX_ARENA_LOCK_TIMEOUT_NS=N (BpfBuild::define).
  */
-#ifndef SCX_ARENA_LOCK_SPINS
-#define SCX_ARENA_LOCK_SPINS (1u << 20)
+#ifndef SCX_ARENA_LOCK_TIMEOUT_NS
+#define SCX_ARENA_LOCK_TIMEOUT_NS 1000000000ull
 #endif
-
-/* Largest bound one bpf_for loop can run (the kernel's BPF_MAX_LOOPS). */
-#define SCX_ARENA_LOCK_MAX_SPINS (8u << 20)
 
 /*
  * The lock word: 0 when free, else 1 + the CPU of the holder (for
@@ -85,23 +83,23 @@ static __always_inline void scx_arena_lock_init(struct scx_arena_lock __arena *l
 }
 
 /**
- * scx_arena_lock_acquire_spins - take @lock, spinning at most @spins reads.
+ * scx_arena_lock_acquire_timeout - take @lock, waiting at most @timeout_ns.
  * @lock: the lock, in arena memory.
- * @spins: reads of a held lock before giving up; 0 tries exactly once.
+ * @timeout_ns: how long to wait for a held lock; 0 tries exactly once.
  *
  * The out-of-line slow path of scx_arena_lock_acquire(), usable directly
  * where another bound fits better (a try-lock, a test). Returns 0 with the
  * lock held, or -ETIMEDOUT.
  */
-int scx_arena_lock_acquire_spins(struct scx_arena_lock __arena *lock __arg_arena,
-				 u32 spins);
+int scx_arena_lock_acquire_timeout(struct scx_arena_lock __arena *lock __arg_arena,
+				   u64 timeout_ns);
 
 /**
  * scx_arena_lock_acquire - take @lock.
  * @lock: the lock, in arena memory.
  *
  * Returns 0 with the lock held, or -ETIMEDOUT when it stayed held for
- * SCX_ARENA_LOCK_SPINS reads (a few milliseconds). On -ETIMEDOUT the caller
+ * SCX_ARENA_LOCK_TIMEOUT_NS (a second by default). On -ETIMEDOUT the caller
  * does not hold the lock, and the structure it guards must be treated as
  * lost.
  */
@@ -111,7 +109,7 @@ static __always_inline int scx_arena_lock_acquire(struct scx_arena_lock __arena 
 
 	if (__sync_val_compare_and_swap(&lock->val, 0, me) == 0)
 		return 0;
-	return scx_arena_lock_acquire_spins(lock, SCX_ARENA_LOCK_SPINS);
+	return scx_arena_lock_acquire_timeout(lock, SCX_ARENA_LOCK_TIMEOUT_NS);
 }
 
 /**
