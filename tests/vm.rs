@@ -9,13 +9,33 @@ use std::time::Duration;
 use scx_arena::run::{build_scheduler, SchedRun, CLEAN_EXIT};
 use scx_arena::vm::{sched_ext_kernel, KernelOptions, VmConfig};
 
+/// The last lines of a log, for failure messages.
+fn tail(log: &str) -> String {
+    let lines: Vec<&str> = log.lines().collect();
+    lines[lines.len().saturating_sub(40)..].join("\n")
+}
+
+/// What the template's VM run does besides stress-ng: retunes it live (one
+/// good change, one out of range), watches it with `--monitor` and scrapes
+/// the metrics endpoint, all through the running scheduler's sockets.
+const TEMPLATE_CLIENTS: &str = r#"stress-ng --cpu 2 --timeout 4s --metrics-brief &
+sleep 1
+scx_template --tune slice_us=5000; echo "SCXTEST tune-rc $?"
+scx_template --tune slice_us=5 2>&1; echo "SCXTEST bad-tune-rc $?"
+scx_template --monitor 0.3 & MON=$!
+sleep 1; kill -INT $MON; wait $MON; echo "SCXTEST monitor-rc $?"
+wget -q -O - http://127.0.0.1:9469/metrics | grep -E '^scx_(tunable|global_total|wake_to_run_seconds_count)'
+wait"#;
+
 /// The template goes disabled → enabled → disabled with the clean
-/// "unregistered from user space" exit while stress-ng makes progress.
+/// "unregistered from user space" exit while stress-ng makes progress, and
+/// its stats, live retuning, `--monitor` and metrics endpoint all work.
 #[test]
 fn template_attaches_runs_stress_ng_and_unregisters_cleanly() {
     let bin = build_scheduler("scx_template", false).expect("build scx_template");
     let result = SchedRun::new(&bin)
-        .workload(SchedRun::stress_ng_cpu(Duration::from_secs(3)))
+        .args(["--metrics-addr"])
+        .workload(TEMPLATE_CLIENTS)
         .vm_config(VmConfig::new().cpus(2).timeout(Duration::from_secs(180)))
         .vm()
         .expect("VM run");
@@ -47,6 +67,66 @@ fn template_attaches_runs_stress_ng_and_unregisters_cleanly() {
         "more tasks waiting than ever queued: {:?}",
         result.final_stats
     );
+    // Wake-to-run latency, recorded in BPF into arena histograms.
+    let wakeups = result
+        .stat("wake_to_run_count")
+        .expect("latency in the stats");
+    assert!(
+        wakeups > 0,
+        "no wake-to-run samples: {:?}",
+        result.final_stats
+    );
+    let (p50, p99, max) = (
+        result.stat("wake_to_run_p50_ns").expect("p50"),
+        result.stat("wake_to_run_p99_ns").expect("p99"),
+        result.stat("wake_to_run_max_ns").expect("max"),
+    );
+    assert!(p50 <= p99 && p99 <= max, "p50 {p50} p99 {p99} max {max}");
+    println!("wake-to-run: {wakeups} samples, p50 {p50} ns, p99 {p99} ns, max {max} ns");
+    assert!(result.stat("alloc_pages").expect("allocator use") > 0);
+
+    // The live retune took, showed in the stats, and a bad one was refused
+    // with a clear message while the scheduler went on.
+    let log = &result.log;
+    assert!(
+        log.contains("SCXTEST tune-rc 0"),
+        "retune failed:\n{}",
+        tail(log)
+    );
+    assert!(
+        log.contains("retuned: slice_us=5000"),
+        "the scheduler did not log the retune"
+    );
+    assert_eq!(
+        result.stat("tune_slice_us"),
+        Some(5000),
+        "the retune is not in the stats"
+    );
+    assert!(
+        log.contains("SCXTEST bad-tune-rc 1"),
+        "a bad retune was accepted"
+    );
+    assert!(
+        log.contains("slice_us: 5 is out of range 100..=1000000"),
+        "no clear refusal"
+    );
+    // --monitor read the stats socket; the metrics endpoint served OpenMetrics.
+    assert!(
+        log.contains("SCXTEST monitor-rc 0"),
+        "--monitor failed:\n{}",
+        tail(log)
+    );
+    assert!(
+        log.lines()
+            .any(|l| l.contains("stats: ") && l.contains("tune_slice_us=5000")),
+        "--monitor printed no stats"
+    );
+    assert!(
+        log.contains("scx_tunable{scheduler=\"scx_template\",name=\"slice_us\"} 5000"),
+        "the metrics endpoint did not serve the tunable:\n{}",
+        tail(log)
+    );
+    assert!(log.contains("scx_wake_to_run_seconds_count{scheduler=\"scx_template\"}"));
 
     // The kernel is now cached: it is found again without any download.
     let offline = KernelOptions {

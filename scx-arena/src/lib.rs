@@ -11,6 +11,8 @@
 //!   from userspace.
 //! - [`htab`]: lists and checks the BPF arena hash table
 //!   (`scx_arena/htab.h`) from userspace.
+//! - [`lathist`]: latency histograms (`scx_arena/lathist.h`) from
+//!   userspace: merged per-CPU copies and percentiles.
 //! - [`list`]: walks and checks the BPF arena list (`scx_arena/list.h`)
 //!   from userspace.
 //! - [`rbtree`]: walks and checks the BPF arena red-black tree
@@ -18,7 +20,10 @@
 //! - [`rq`]: the task run queue (`scx_arena/rq.h`) from userspace: the
 //!   queued tasks in dispatch order, and a check of the queue.
 //! - [`run`]: runs a scheduler under a workload, in the VM or on the host.
-//! - [`runtime`]: what every scheduler binary does the same way.
+//! - [`runtime`]: what every scheduler binary does the same way: shared
+//!   flags, the serving loop, the client modes.
+//! - [`serve`]: the stats/control socket and the OpenMetrics endpoint.
+//! - [`stats`]: a scheduler's statistics snapshot and its formats.
 //! - [`testing`]: runs the BPF library's `SEC("syscall")` tests on the host.
 //! - [`vm`]: boots a sched_ext kernel under qemu for schedulers and tests.
 
@@ -29,10 +34,13 @@ pub mod btree;
 pub mod globals;
 pub mod heap;
 pub mod htab;
+pub mod lathist;
 pub mod list;
 pub mod rbtree;
 pub mod rq;
 pub mod run;
 pub mod runtime;
+pub mod serve;
+pub mod stats;
 pub mod testing;
 pub mod vm;

@@ -1,11 +1,33 @@
-//! What every scheduler's userspace half does the same way: check that the
-//! kernel can take a BPF scheduler, stop cleanly on SIGINT/SIGTERM, and print
-//! statistics in one line format that tools and tests parse.
+//! What every scheduler's userspace half does the same way: the flags they
+//! share ([`CommonOpts`]), a check that the kernel can take a BPF scheduler,
+//! a clean stop on SIGINT/SIGTERM, the loop that serves statistics and live
+//! retuning while the scheduler runs ([`serve`]), the client modes
+//! (`--monitor`, `--tune`), and the one line format tools and tests parse.
+//!
+//! A scheduler's `main` (see schedulers/scx_template/src/main.rs):
+//!
+//! ```ignore
+//! if let Some(done) = runtime::client_mode(&opts.common, &shutdown) {
+//!     return Ok(done?);
+//! }
+//! require_sched_ext()?;
+//! let service = Service::launch(&opts.common.stats_socket, opts.common.metrics_addr)?;
+//! loop {
+//!     // open, set rodata and tunables, load, attach ...
+//!     runtime::serve(&mut MySched { skel: &mut skel }, &opts.common, &service, &shutdown)?;
+//!     drop(link);
+//!     if !uei_report!(&skel, uei)?.should_restart() { return Ok(()); }
+//! }
+//! ```
 
-use std::path::Path;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use crate::serve::{json_line, Client, ServeError, Service, Tunable, DEFAULT_SOCKET};
+use crate::stats::Snapshot;
 
 /// Why a scheduler cannot start.
 #[derive(Debug, thiserror::Error)]
@@ -90,6 +112,161 @@ pub fn watch<E>(
         }
     }
     Ok(())
+}
+
+/// Flags every scheduler has; `#[command(flatten)]` them into its own.
+#[derive(Debug, Clone, clap::Args)]
+pub struct CommonOpts {
+    /// Print statistics every SECS seconds (0: only once, at exit).
+    #[arg(long, value_name = "SECS", default_value = "1", value_parser = parse_secs)]
+    pub stats: f64,
+
+    /// Do not load a scheduler: print the running one's statistics every
+    /// SECS seconds, read from its stats socket, until interrupted.
+    #[arg(long, value_name = "SECS", value_parser = parse_secs_positive)]
+    pub monitor: Option<f64>,
+
+    /// Do not load a scheduler: change a live tunable of the running one
+    /// through its stats socket. NAME=VALUE; repeat for several.
+    #[arg(long, value_name = "NAME=VALUE", value_parser = parse_name_value)]
+    pub tune: Vec<(String, String)>,
+
+    /// Serve the statistics as OpenMetrics (Prometheus) text at
+    /// http://ADDR/metrics. Without ADDR: 127.0.0.1:9469 (loopback only;
+    /// name another address to expose it).
+    #[arg(long, value_name = "ADDR", num_args = 0..=1,
+          default_missing_value = crate::serve::DEFAULT_METRICS_ADDR)]
+    pub metrics_addr: Option<SocketAddr>,
+
+    /// The stats/control socket (scx_stats protocol) the scheduler serves
+    /// and --monitor/--tune talk to.
+    #[arg(long, value_name = "PATH", default_value = DEFAULT_SOCKET)]
+    pub stats_socket: PathBuf,
+}
+
+/// A number of seconds, >= 0.
+fn parse_secs(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v >= 0.0 && v.is_finite() => Ok(v),
+        _ => Err(format!("'{s}' is not a number of seconds >= 0")),
+    }
+}
+
+/// A number of seconds, > 0.
+fn parse_secs_positive(s: &str) -> Result<f64, String> {
+    match parse_secs(s) {
+        Ok(v) if v > 0.0 => Ok(v),
+        _ => Err(format!("'{s}' is not a number of seconds > 0")),
+    }
+}
+
+/// `NAME=VALUE`.
+fn parse_name_value(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((n, v)) if !n.is_empty() && !v.is_empty() => Ok((n.to_string(), v.to_string())),
+        _ => Err(format!("'{s}' is not NAME=VALUE")),
+    }
+}
+
+/// An error of a scheduler's own making (reading its maps, say).
+pub type SchedError = Box<dyn std::error::Error + Send + Sync>;
+
+/// What [`serve`] needs from a loaded, attached scheduler.
+pub trait Scheduler {
+    /// The knobs [`Scheduler::tune`] accepts, with their ranges.
+    fn tunables(&self) -> &'static [Tunable];
+    /// Everything it reports now, tunables included.
+    fn snapshot(&mut self) -> Result<Snapshot, SchedError>;
+    /// Sets one tunable, already checked against its range, in the running
+    /// scheduler.
+    fn tune(&mut self, name: &'static str, value: u64) -> Result<(), SchedError>;
+    /// Whether the kernel ended the scheduler (`uei_exited!`).
+    fn exited(&mut self) -> bool;
+}
+
+/// How often [`serve`] looks at the shutdown flag and the kernel's exit.
+const POLL: Duration = Duration::from_millis(100);
+
+/// Runs while the scheduler does: answers the stats socket, the metrics
+/// endpoint and live retunes, prints a `stats:` line every `--stats`
+/// seconds, until SIGINT/SIGTERM or the kernel ends it; then prints the
+/// `stats-final:` line. Returns the first error reading the scheduler.
+pub fn serve(
+    sched: &mut dyn Scheduler,
+    opts: &CommonOpts,
+    service: &Service,
+    shutdown: &AtomicBool,
+) -> Result<(), SchedError> {
+    let interval = Duration::from_secs_f64(opts.stats);
+    let tunables = sched.tunables();
+    let mut last = Instant::now();
+    let mut failed: Option<SchedError> = None;
+    while !shutdown.load(Ordering::Relaxed) && !sched.exited() {
+        let cell = std::cell::RefCell::new(&mut *sched);
+        service.answer(
+            POLL,
+            tunables,
+            &mut || cell.borrow_mut().snapshot().map_err(|e| e.to_string()),
+            &mut |name, v| {
+                let r = cell.borrow_mut().tune(name, v).map_err(|e| e.to_string());
+                if r.is_ok() {
+                    println!("retuned: {name}={v}");
+                }
+                r
+            },
+        );
+        if !interval.is_zero() && last.elapsed() >= interval {
+            match sched.snapshot() {
+                Ok(s) => println!("{}", s.line("stats:")),
+                Err(e) => {
+                    failed = Some(e);
+                    break;
+                }
+            }
+            last = Instant::now();
+        }
+    }
+    let s = sched.snapshot()?;
+    println!("{}", s.line("stats-final:"));
+    match failed {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+/// `--monitor` and `--tune`: talk to the scheduler already running instead
+/// of loading one. Returns `None` when neither was given.
+pub fn client_mode(opts: &CommonOpts, shutdown: &AtomicBool) -> Option<Result<(), ServeError>> {
+    if !opts.tune.is_empty() {
+        return Some(Client::connect(&opts.stats_socket).and_then(|mut c| {
+            let v = c.tune(&opts.tune)?;
+            println!("{}", json_line("retuned:", &v));
+            Ok(())
+        }));
+    }
+    let secs = opts.monitor?;
+    Some(Client::connect(&opts.stats_socket).and_then(|mut c| {
+        while !shutdown.load(Ordering::Relaxed) {
+            println!("{}", json_line("stats:", &c.stats()?));
+            let until = Instant::now() + Duration::from_secs_f64(secs);
+            while Instant::now() < until && !shutdown.load(Ordering::Relaxed) {
+                std::thread::sleep(POLL.min(until.saturating_duration_since(Instant::now())));
+            }
+        }
+        Ok(())
+    }))
+}
+
+/// A scheduler binary's exit: on error, one `error: ...` line with the
+/// causes (no backtrace, whatever RUST_BACKTRACE says) and exit status 1.
+pub fn report(result: anyhow::Result<()>) -> std::process::ExitCode {
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
 }
 
 /// One statistics line: `<prefix> key=value key=value ...`. Every scheduler

@@ -1,5 +1,6 @@
-//! scx_template: userspace half. Loads the BPF scheduler, prints its
-//! statistics from arena memory, and detaches cleanly on SIGINT/SIGTERM.
+//! scx_template: userspace half. Loads the BPF scheduler, serves its
+//! statistics (read from arena memory) and live retuning through the shared
+//! runtime, and detaches cleanly on SIGINT/SIGTERM.
 
 mod bpf_skel {
     include!(concat!(env!("OUT_DIR"), "/bpf_skel.rs"));
@@ -15,15 +16,18 @@ mod bpf_intf {
 }
 
 use std::mem::MaybeUninit;
-use std::time::Duration;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use clap::Parser;
 use libbpf_rs::skel::Skel;
 use libbpf_rs::OpenObject;
+use scx_arena::alloc::AllocView;
 use scx_arena::arena::{ArenaPod, ArenaView};
+use scx_arena::lathist::LatHist;
 use scx_arena::rq::RqView;
-use scx_arena::runtime::{require_sched_ext, shutdown_flag, stats_line, watch};
+use scx_arena::runtime::{self, require_sched_ext, shutdown_flag, CommonOpts, SchedError};
+use scx_arena::serve::{Service, Tunable};
+use scx_arena::stats::{Metric, Snapshot};
 use scx_utils::{scx_ops_attach, scx_ops_load, scx_ops_open, uei_exited, uei_report};
 
 use bpf_skel::{BpfSkel, BpfSkelBuilder};
@@ -31,73 +35,110 @@ use bpf_skel::{BpfSkel, BpfSkelBuilder};
 // SAFETY: arrays of u64 counters; every bit pattern is valid.
 unsafe impl ArenaPod for bpf_intf::template_stats {}
 
+/// The live tunables: the same names and ranges as the flags.
+const TUNABLES: &[Tunable] = &[Tunable {
+    name: "slice_us",
+    min: 100,
+    max: 1_000_000,
+}];
+
 /// The smallest complete scx-arena scheduler: one global FIFO, idle CPUs
 /// taken directly.
 #[derive(Debug, Parser)]
 #[command(version)]
 struct Opts {
-    /// Time slice of every task, in microseconds (100..=1000000).
+    /// Time slice of every task, in microseconds (100..=1000000). Live:
+    /// --tune slice_us=N changes it while the scheduler runs.
     #[arg(long, default_value_t = 20_000, value_parser = clap::value_parser!(u64).range(100..=1_000_000))]
     slice_us: u64,
 
-    /// Print statistics every SECS seconds (0: only at exit).
-    #[arg(long, value_name = "SECS", default_value_t = 1.0)]
-    stats: f64,
+    #[command(flatten)]
+    common: CommonOpts,
 }
 
-/// Totals over all CPUs.
-#[derive(Debug, Default, Clone, Copy)]
-struct Totals {
-    local: u64,
-    global: u64,
-    dispatch: u64,
-    fallback: u64,
-    /// Tasks waiting in the shared queue now (a gauge, not a counter).
-    queued: u64,
+/// The loaded scheduler, as the shared runtime sees it.
+struct Template<'a, 'obj> {
+    skel: &'a mut BpfSkel<'obj>,
 }
 
-fn read_totals(skel: &BpfSkel) -> Result<Totals> {
-    let bss = skel.maps.bss_data.as_ref().context("no .bss")?;
-    let view = ArenaView::of_object(skel.object())?;
-    let stats: bpf_intf::template_stats = view.read(bss.stats as u64)?;
-    let queued = RqView::new(view, bss.shared_rq_addr).nr_queued()?;
-    let mut t = stats.cpu.iter().fold(Totals::default(), |t, c| Totals {
-        local: t.local + c.local,
-        global: t.global + c.global,
-        dispatch: t.dispatch + c.dispatch,
-        fallback: t.fallback + c.fallback,
-        queued: 0,
-    });
-    t.queued = queued;
-    Ok(t)
+impl runtime::Scheduler for Template<'_, '_> {
+    fn tunables(&self) -> &'static [Tunable] {
+        TUNABLES
+    }
+
+    fn snapshot(&mut self) -> Result<Snapshot, SchedError> {
+        let skel = &*self.skel;
+        let bss = skel.maps.bss_data.as_ref().ok_or("no .bss")?;
+        let data = skel.maps.data_data.as_ref().ok_or("no .data")?;
+        let view = ArenaView::of_object(skel.object())?;
+        let stats: bpf_intf::template_stats = view.read(bss.stats as u64)?;
+        let sum = |f: fn(&bpf_intf::template_cpu_stats) -> u64| stats.cpu.iter().map(f).sum();
+
+        let mut s = Snapshot::new("scx_template");
+        s.push(Metric::counter(
+            "local",
+            "wakeups that found an idle CPU and ran there directly",
+            sum(|c| c.local),
+        ))
+        .push(Metric::counter(
+            "global",
+            "tasks queued on the shared arena run queue",
+            sum(|c| c.global),
+        ))
+        .push(Metric::counter(
+            "dispatch",
+            "tasks moved from the shared queue to a CPU",
+            sum(|c| c.dispatch),
+        ))
+        .push(Metric::counter(
+            "fallback",
+            "tasks the arena queue refused, sent to SCX_DSQ_GLOBAL",
+            sum(|c| c.fallback),
+        ))
+        .push(Metric::gauge(
+            "queued",
+            "tasks waiting in the shared queue now",
+            RqView::new(view, bss.shared_rq_addr).nr_queued()?,
+        ))
+        .push_alloc(&AllocView::of_object(skel.object())?.stats()?);
+        s.wake_to_run = Some(LatHist::read_per_cpu(
+            &view,
+            bss.wake_lat as u64,
+            bss.nr_cpus as usize,
+        )?);
+        s.tunables
+            .push(("slice_us".into(), data.tune.slice_ns / 1000));
+        Ok(s)
+    }
+
+    fn tune(&mut self, name: &'static str, value: u64) -> Result<(), SchedError> {
+        let data = self.skel.maps.data_data.as_mut().ok_or("no .data")?;
+        match name {
+            "slice_us" => data.tune.slice_ns = value * 1000,
+            _ => return Err(format!("no tunable {name}").into()),
+        }
+        Ok(())
+    }
+
+    fn exited(&mut self) -> bool {
+        uei_exited!(&*self.skel, uei)
+    }
 }
 
-fn print_totals(prefix: &str, t: Totals) {
-    println!(
-        "{}",
-        stats_line(
-            prefix,
-            &[
-                ("local", t.local),
-                ("global", t.global),
-                ("dispatch", t.dispatch),
-                ("fallback", t.fallback),
-                ("queued", t.queued)
-            ]
-        )
-    );
+fn main() -> std::process::ExitCode {
+    runtime::report(run(Opts::parse()))
 }
 
-fn main() -> Result<()> {
-    let opts = Opts::parse();
-    if !(opts.stats >= 0.0 && opts.stats.is_finite()) {
-        bail!(
-            "--stats must be a non-negative number of seconds, not {}",
-            opts.stats
-        );
+fn run(opts: Opts) -> Result<()> {
+    let shutdown = shutdown_flag()?;
+    if let Some(done) = runtime::client_mode(&opts.common, &shutdown) {
+        return Ok(done?);
     }
     require_sched_ext()?;
-    let shutdown = shutdown_flag()?;
+    let service = Service::launch(&opts.common.stats_socket, opts.common.metrics_addr)?;
+    if let Some(addr) = service.metrics_addr() {
+        println!("scx_template: metrics at http://{addr}/metrics");
+    }
 
     loop {
         let mut open_object = MaybeUninit::<OpenObject>::uninit();
@@ -108,25 +149,22 @@ fn main() -> Result<()> {
             None::<libbpf_rs::libbpf_sys::bpf_object_open_opts>
         )?;
         skel.maps
-            .rodata_data
+            .data_data
             .as_mut()
-            .context("no .rodata")?
+            .context("no .data")?
+            .tune
             .slice_ns = opts.slice_us * 1000;
         let mut skel = scx_ops_load!(skel, template_ops, uei)?;
         let link = scx_ops_attach!(skel, template_ops)?;
         println!("scx_template: attached (slice {} us)", opts.slice_us);
 
-        let interval = Duration::from_secs_f64(opts.stats);
-        watch(
+        runtime::serve(
+            &mut Template { skel: &mut skel },
+            &opts.common,
+            &service,
             &shutdown,
-            interval,
-            || uei_exited!(&skel, uei),
-            || {
-                print_totals("stats:", read_totals(&skel)?);
-                anyhow::Ok(())
-            },
-        )?;
-        print_totals("stats-final:", read_totals(&skel)?);
+        )
+        .map_err(|e| anyhow::anyhow!("reading the scheduler: {e}"))?;
         drop(link);
         let exit = uei_report!(&skel, uei)?;
         if !exit.should_restart() {

@@ -25,6 +25,10 @@ mount -t bpf bpf /sys/fs/bpf
 mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
 mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null
 ln -sf /proc/self/fd /dev/fd 2>/dev/null
+# /var/run/scx holds schedulers' stats sockets; loopback carries their
+# metrics endpoints.
+ln -sf /run /var/run 2>/dev/null || { mkdir -p /var && ln -sf /run /var/run; }
+ip link set lo up 2>/dev/null || ifconfig lo 127.0.0.1 up
 
 SCXVM_DEADLINE=60
 SCXVM_WATCH_STATE=0

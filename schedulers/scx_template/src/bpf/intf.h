@@ -14,6 +14,14 @@ struct template_cpu_stats {
 	unsigned long long __pad[4]; /* one cache line per CPU: no false sharing */
 };
 
+/*
+ * Knobs the Rust half may change while the scheduler runs (--tune, or the
+ * stats socket): callbacks read them on every use.
+ */
+struct template_tune {
+	unsigned long long slice_ns; /* time slice of every task */
+};
+
 struct template_stats {
 	struct template_cpu_stats cpu[TEMPLATE_MAX_CPUS];
 };

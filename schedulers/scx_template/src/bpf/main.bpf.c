@@ -12,19 +12,21 @@
  */
 #include <scx/common.bpf.h>
 #include <scx_arena/alloc.h>
+#include <scx_arena/lathist.h>
 #include <scx_arena/rq.h>
 #include "intf.h"
 
 char _license[] SEC("license") = "GPL";
 
-/* Time slice in ns; set from --slice-us before load. */
-const volatile u64 slice_ns = 20ULL * 1000 * 1000;
+/* Live knobs: set from the flags before load, rewritten by --tune while running. */
+struct template_tune tune = { .slice_ns = 20ULL * 1000 * 1000 };
 
 UEI_DEFINE(uei);
 
 /* Per-task context, in the arena: what the run queue links. */
 struct task_ctx {
 	struct scx_arena_rq_node rq;
+	u64 runnable_at;	/* when it woke, for the wake-to-run latency; 0 if not waking */
 };
 
 SCX_ARENA_RQ_DEFINE(runq, struct task_ctx, rq);
@@ -50,6 +52,10 @@ u64 shared_rq_addr;
 /* Arena page(s) holding struct template_stats; allocated in init. */
 struct template_stats __arena *stats;
 
+/* Wake-to-run latency histograms, one per CPU (nr_cpus of them); from init. */
+struct scx_arena_lathist __arena *wake_lat;
+u32 nr_cpus;
+
 static __always_inline void stat_inc(u64 __arena *counter)
 {
 	/* Atomic: select_cpu can run in IRQ context on top of another callback. */
@@ -69,6 +75,8 @@ static __always_inline struct task_ctx __arena *task_ctx(struct task_struct *p)
 {
 	struct task_ctx_ref *ref = bpf_task_storage_get(&task_ctxs, p, NULL, 0);
 
+	/* Callbacks reach the arena only through pointers they load (see arena.h). */
+	scx_arena_assoc();
 	return ref ? scx_arena_from_u64(struct task_ctx, ref->addr) : NULL;
 }
 
@@ -82,7 +90,7 @@ s32 BPF_STRUCT_OPS(template_select_cpu, struct task_struct *p, s32 prev_cpu, u64
 	if (is_idle) {
 		/* An idle CPU: run there now, skipping the shared queue. */
 		stat_inc(&cpu_stats()->local);
-		scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL, slice_ns, 0);
+		scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL, tune.slice_ns, 0);
 	}
 	return cpu;
 }
@@ -98,14 +106,35 @@ void BPF_STRUCT_OPS(template_enqueue, struct task_struct *p, u64 enq_flags)
 	}
 	/* No context or a refused push: the kernel's global DSQ loses no task. */
 	stat_inc(&cpu_stats()->fallback);
-	scx_bpf_dsq_insert(p, SCX_DSQ_GLOBAL, slice_ns, enq_flags);
+	scx_bpf_dsq_insert(p, SCX_DSQ_GLOBAL, tune.slice_ns, enq_flags);
 }
 
 void BPF_STRUCT_OPS(template_dispatch, s32 cpu, struct task_struct *prev)
 {
 	/* This CPU ran out of work: take the oldest waiting task. */
-	if (scx_arena_rq_move_to_local(&shared_rq, slice_ns, 0) > 0)
+	if (scx_arena_rq_move_to_local(&shared_rq, tune.slice_ns, 0) > 0)
 		stat_inc(&cpu_stats()->dispatch);
+}
+
+void BPF_STRUCT_OPS(template_runnable, struct task_struct *p, u64 enq_flags)
+{
+	struct task_ctx __arena *taskc = task_ctx(p);
+
+	/* Woke up (or was created): the wake-to-run clock starts. */
+	if (taskc)
+		taskc->runnable_at = bpf_ktime_get_ns();
+}
+
+void BPF_STRUCT_OPS(template_running, struct task_struct *p)
+{
+	struct task_ctx __arena *taskc = task_ctx(p);
+	u32 cpu = bpf_get_smp_processor_id();
+
+	/* First run since waking: count the wait. Later runs after a preemption are not wakeups. */
+	if (!taskc || !taskc->runnable_at || cpu >= nr_cpus)
+		return;
+	scx_arena_lathist_record(&wake_lat[cpu], bpf_ktime_get_ns() - taskc->runnable_at);
+	taskc->runnable_at = 0;
 }
 
 void BPF_STRUCT_OPS(template_dequeue, struct task_struct *p, u64 deq_flags)
@@ -155,6 +184,12 @@ s32 BPF_STRUCT_OPS_SLEEPABLE(template_init)
 		scx_bpf_error("cannot allocate %u arena pages for statistics", pages);
 		return -ENOMEM;
 	}
+	nr_cpus = scx_bpf_nr_cpu_ids();
+	wake_lat = scx_arena_lathist_alloc(nr_cpus);
+	if (!wake_lat) {
+		scx_bpf_error("cannot allocate %u latency histograms", nr_cpus);
+		return -ENOMEM;
+	}
 	shared_rq_addr = (u64)&shared_rq;
 	return scx_arena_rq_init(&shared_rq, SCX_ARENA_RQ_FIFO, 0);
 }
@@ -168,6 +203,8 @@ SCX_OPS_DEFINE(template_ops,
 	       .select_cpu = (void *)template_select_cpu,
 	       .enqueue = (void *)template_enqueue,
 	       .dispatch = (void *)template_dispatch,
+	       .runnable = (void *)template_runnable,
+	       .running = (void *)template_running,
 	       .dequeue = (void *)template_dequeue,
 	       .init_task = (void *)template_init_task,
 	       .exit_task = (void *)template_exit_task,
