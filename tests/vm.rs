@@ -7,12 +7,11 @@
 use std::time::Duration;
 
 use scx_arena::run::{build_scheduler, SchedRun, CLEAN_EXIT};
-use scx_arena::vm::{sched_ext_kernel, KernelOptions, VmConfig};
+use scx_arena::vm::{sched_ext_kernel, tail_lines, KernelOptions, VmConfig};
 
 /// The last lines of a log, for failure messages.
 fn tail(log: &str) -> String {
-    let lines: Vec<&str> = log.lines().collect();
-    lines[lines.len().saturating_sub(40)..].join("\n")
+    tail_lines(log, 40)
 }
 
 /// What the template's VM run does besides stress-ng: retunes it live (one
@@ -183,6 +182,87 @@ kill -INT $FIRST; wait $FIRST; echo \"FIRST-RC $?\"
     assert!(second[0].contains("already running"), "{}", second[0]);
     assert_eq!(line("FIRST-STATE"), "enabled");
     assert_eq!(line("FIRST-RC"), "0");
+}
+
+/// A CPU going offline makes the kernel end the scheduler and ask for a
+/// restart (it has no hotplug callbacks); the runtime reloads it, and it
+/// runs on to the clean exit.
+#[test]
+fn template_restarts_after_cpu_hotplug() {
+    let bin = build_scheduler("scx_template", false).expect("build scx_template");
+    let workload = r#"stress-ng --cpu 2 --timeout 4s --metrics-brief
+echo 0 > /sys/devices/system/cpu/cpu1/online
+n=0; while [ "$(cat /sys/kernel/sched_ext/state)" = enabled ] && [ $n -lt 100 ]; do sleep 0.1; n=$((n+1)); done
+echo "SCXTEST after-offline $(cat /sys/kernel/sched_ext/state)"
+n=0; while [ "$(cat /sys/kernel/sched_ext/state)" != enabled ] && [ $n -lt 900 ]; do sleep 0.1; n=$((n+1)); done
+echo 1 > /sys/devices/system/cpu/cpu1/online
+n=0; while [ "$(cat /sys/kernel/sched_ext/state)" != enabled ] && [ $n -lt 900 ]; do sleep 0.1; n=$((n+1)); done
+stress-ng --cpu 2 --timeout 2s --metrics-brief"#;
+    let result = SchedRun::new(&bin)
+        .workload(workload)
+        .vm_config(VmConfig::new().cpus(2).timeout(Duration::from_secs(300)))
+        .vm()
+        .expect("VM run");
+    let log = &result.log;
+    assert!(
+        log.contains("the kernel asked for a restart"),
+        "no restart after the hotplug:\n{}",
+        tail(log)
+    );
+    assert!(
+        log.matches("scx_template: attached").count() >= 2,
+        "not reattached:\n{}",
+        tail(log)
+    );
+    if let Err(e) = result.check_clean() {
+        panic!("the run around the restart was not clean: {e}");
+    }
+    assert_eq!(result.kernel_exit_reason.as_deref(), Some(CLEAN_EXIT));
+}
+
+/// A program the verifier rejects: the scheduler exits non-zero with the
+/// reason and the useful tail of the verifier log, not thousands of lines.
+#[test]
+fn verifier_rejection_prints_the_log_tail() {
+    let bin = build_scheduler("scx_alloc_check", false).expect("build scx_alloc_check");
+    let script = "\
+/usr/local/bin/scx_alloc_check --break-verifier > /tmp/out.log 2>&1
+echo \"REJECT-RC $?\"
+echo \"REJECT-LINES $(wc -l < /tmp/out.log)\"
+sed 's/^/REJECT-OUT /' /tmp/out.log
+echo \"STATE $(cat /sys/kernel/sched_ext/state)\"
+";
+    let run = VmConfig::new()
+        .cpus(2)
+        .timeout(Duration::from_secs(180))
+        .binary(&bin)
+        .command("reject", script)
+        .run()
+        .expect("VM run");
+    run.check().expect("guest ran cleanly");
+    let out = run.output("reject").expect("command output");
+    let line = |key: &str| {
+        out.lines()
+            .find_map(|l| l.trim().strip_prefix(key))
+            .map(str::trim)
+            .unwrap_or_else(|| panic!("no {key} in:\n{out}"))
+            .to_string()
+    };
+    assert_eq!(line("REJECT-RC"), "1");
+    let said: Vec<&str> = out
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("REJECT-OUT "))
+        .collect();
+    let said = said.join("\n");
+    println!("{said}");
+    assert!(
+        said.contains("the verifier rejected BPF program 'check_dispatch'"),
+        "{said}"
+    );
+    assert!(said.contains("invalid mem access"), "{said}");
+    let lines: usize = line("REJECT-LINES").parse().expect("a count");
+    assert!(lines <= 40, "{lines} lines of output:\n{said}");
+    assert_eq!(line("STATE"), "disabled");
 }
 
 /// The arena allocator inside real sched_ext callbacks: a test scheduler

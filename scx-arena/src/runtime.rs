@@ -257,6 +257,87 @@ pub fn client_mode(opts: &CommonOpts, shutdown: &AtomicBool) -> Option<Result<()
     }))
 }
 
+/// libbpf's messages of this process (the tail of them), kept by
+/// [`capture_libbpf_log`].
+static LIBBPF_LOG: std::sync::Mutex<String> = std::sync::Mutex::new(String::new());
+/// How much of libbpf's output is kept: enough for any verifier log's tail.
+const LIBBPF_LOG_KEEP: usize = 1 << 20;
+/// Verifier log lines a failed load shows.
+pub const VERIFIER_TAIL_LINES: usize = 20;
+
+fn keep_libbpf_message(level: libbpf_rs::PrintLevel, msg: String) {
+    // Short warnings (a missing kfunc, a map fallback) are shown as they
+    // come; a verifier log is kept for load_error() to quote its tail.
+    // (The load failure itself is summed up by load_error.)
+    let load_failure =
+        msg.contains("LOAD LOG") || msg.contains("failed to load") || msg.contains("load failed");
+    if level == libbpf_rs::PrintLevel::Warn && msg.lines().count() <= 2 && !load_failure {
+        eprint!("{msg}");
+    }
+    if let Ok(mut log) = LIBBPF_LOG.lock() {
+        log.push_str(&msg);
+        if log.len() > LIBBPF_LOG_KEEP {
+            let mut cut = log.len() - LIBBPF_LOG_KEEP / 2;
+            while !log.is_char_boundary(cut) {
+                cut += 1;
+            }
+            log.drain(..cut);
+        }
+    }
+}
+
+/// Keeps libbpf's messages instead of printing them whole: a verifier
+/// rejection prints thousands of lines, of which [`load_error`] quotes the
+/// useful tail. Call before opening the skeleton.
+pub fn capture_libbpf_log() {
+    libbpf_rs::set_print(Some((libbpf_rs::PrintLevel::Info, keep_libbpf_message)));
+}
+
+/// What a verifier rejection in `log` (libbpf's output) comes down to: the
+/// program, libbpf's reason and the last `lines` lines of the verifier log.
+/// `None` when the log holds no rejected program.
+pub fn verifier_rejection(log: &str, lines: usize) -> Option<String> {
+    // libbpf: prog 'NAME': BPF program load failed: REASON
+    let (head, rest) = log.rsplit_once("BPF program load failed:")?;
+    let prog = head
+        .rsplit_once("prog '")
+        .and_then(|(_, p)| p.split_once('\''))
+        .map_or("?", |(p, _)| p);
+    let reason = rest.lines().next().unwrap_or("").trim();
+    let body = rest
+        .split_once("-- BEGIN PROG LOAD LOG --")
+        .map_or("", |(_, b)| b);
+    let body = body.split("-- END PROG LOAD LOG --").next().unwrap_or("");
+    let log_lines: Vec<&str> = body
+        .lines()
+        .map(|l| l.trim_end())
+        .filter(|l| !l.is_empty())
+        .collect();
+    let tail = &log_lines[log_lines.len().saturating_sub(lines)..];
+    Some(format!(
+        "the verifier rejected BPF program '{prog}' ({reason}); the last {} lines of its log:\n{}",
+        tail.len(),
+        tail.join("\n")
+    ))
+}
+
+/// The error of a failed load. When libbpf's log (see
+/// [`capture_libbpf_log`]) holds a verifier rejection, that is the whole
+/// message: the program, the reason and the log's tail, after the system
+/// error; guesses that wrappers added on the way (scx_utils blames any load
+/// failure on a kernel's malformed kfunc BTF when it finds one) are left
+/// out, since the log says what went wrong.
+pub fn load_error(e: anyhow::Error) -> anyhow::Error {
+    let log = LIBBPF_LOG.lock().map(|l| l.clone()).unwrap_or_default();
+    match verifier_rejection(&log, VERIFIER_TAIL_LINES) {
+        Some(why) => anyhow::anyhow!(
+            "loading the BPF scheduler failed ({}): {why}",
+            e.root_cause()
+        ),
+        None => e,
+    }
+}
+
 /// A scheduler binary's exit: on error, one `error: ...` line with the
 /// causes (no backtrace, whatever RUST_BACKTRACE says) and exit status 1.
 pub fn report(result: anyhow::Result<()>) -> std::process::ExitCode {
@@ -294,6 +375,31 @@ pub fn parse_stats_line(prefix: &str, line: &str) -> Option<Vec<(String, u64)>> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn verifier_rejection_quotes_the_log_tail() {
+        let mut log = String::from(
+            "libbpf: loading object\n\
+             libbpf: prog 'x_enqueue': BPF program load failed: Permission denied\n\
+             libbpf: prog 'x_enqueue': -- BEGIN PROG LOAD LOG --\n",
+        );
+        for i in 0..100 {
+            log.push_str(&format!("{i}: (b7) r1 = 0\n"));
+        }
+        log.push_str(
+            "R0 invalid mem access 'scalar'\nprocessed 120 insns\n-- END PROG LOAD LOG --\n",
+        );
+        log.push_str("libbpf: failed to load object 'x'\n");
+        let why = verifier_rejection(&log, 5).expect("a rejection");
+        assert!(why.starts_with(
+            "the verifier rejected BPF program 'x_enqueue' (Permission denied); the last 5 lines"
+        ));
+        assert!(why.ends_with(
+            "98: (b7) r1 = 0\n99: (b7) r1 = 0\nR0 invalid mem access 'scalar'\nprocessed 120 insns"
+        ));
+        assert!(!why.contains("96:"));
+        assert_eq!(verifier_rejection("libbpf: all fine\n", 5), None);
+    }
 
     #[test]
     fn stats_line_round_trips() {

@@ -135,6 +135,7 @@ fn run(opts: Opts) -> Result<()> {
         return Ok(done?);
     }
     require_sched_ext()?;
+    runtime::capture_libbpf_log();
     let service = Service::launch(&opts.common.stats_socket, opts.common.metrics_addr)?;
     if let Some(addr) = service.metrics_addr() {
         println!("scx_template: metrics at http://{addr}/metrics");
@@ -154,7 +155,7 @@ fn run(opts: Opts) -> Result<()> {
             .context("no .data")?
             .tune
             .slice_ns = opts.slice_us * 1000;
-        let mut skel = scx_ops_load!(skel, template_ops, uei)?;
+        let mut skel = scx_ops_load!(skel, template_ops, uei).map_err(runtime::load_error)?;
         let link = scx_ops_attach!(skel, template_ops)?;
         println!("scx_template: attached (slice {} us)", opts.slice_us);
 

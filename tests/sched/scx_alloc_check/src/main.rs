@@ -15,7 +15,7 @@ use libbpf_rs::skel::Skel;
 use libbpf_rs::OpenObject;
 use scx_arena::alloc::AllocView;
 use scx_arena::arena::ArenaView;
-use scx_arena::runtime::{require_sched_ext, shutdown_flag, stats_line, watch};
+use scx_arena::runtime::{self, require_sched_ext, shutdown_flag, stats_line, watch};
 use scx_utils::{scx_ops_attach, scx_ops_load, scx_ops_open, uei_exited, uei_report};
 
 use bpf_skel::BpfSkelBuilder;
@@ -28,15 +28,24 @@ struct Opts {
     /// that error.
     #[arg(long)]
     break_lock: bool,
+
+    /// Load a program the verifier must reject (an invalid memory access
+    /// behind a load-time constant), to test how a rejection is reported.
+    #[arg(long)]
+    break_verifier: bool,
 }
 
 /// Per-CPU words: enq, allocs, failed, then the ring (see main.bpf.c).
 const CPU_WORDS: u64 = 3 + 16;
 const MAX_CPUS: u64 = 512;
 
-fn main() -> Result<()> {
-    let opts = Opts::parse();
+fn main() -> std::process::ExitCode {
+    runtime::report(run(Opts::parse()))
+}
+
+fn run(opts: Opts) -> Result<()> {
     require_sched_ext()?;
+    runtime::capture_libbpf_log();
     let shutdown = shutdown_flag()?;
 
     let mut open_object = MaybeUninit::<OpenObject>::uninit();
@@ -51,7 +60,12 @@ fn main() -> Result<()> {
         .as_mut()
         .context("no .rodata")?
         .break_lock = opts.break_lock;
-    let mut skel = scx_ops_load!(skel, check_ops, uei)?;
+    skel.maps
+        .rodata_data
+        .as_mut()
+        .context("no .rodata")?
+        .break_verifier = opts.break_verifier;
+    let mut skel = scx_ops_load!(skel, check_ops, uei).map_err(runtime::load_error)?;
     let link = scx_ops_attach!(skel, check_ops)?;
     println!("scx_alloc_check: attached (break_lock={})", opts.break_lock);
     watch(

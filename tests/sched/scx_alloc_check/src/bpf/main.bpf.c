@@ -20,6 +20,11 @@ char _license[] SEC("license") = "GPL";
 #define MAX_CPUS 512
 
 const volatile bool break_lock;
+/*
+ * Set before load to make dispatch read through a number as if it were a
+ * pointer: the verifier must reject the program (tests/vm.rs checks how).
+ */
+const volatile bool break_verifier;
 
 UEI_DEFINE(uei);
 
@@ -73,6 +78,8 @@ void BPF_STRUCT_OPS(check_enqueue, struct task_struct *p, u64 enq_flags)
 
 void BPF_STRUCT_OPS(check_dispatch, s32 cpu, struct task_struct *prev)
 {
+	if (break_verifier && *(volatile u64 *)(u64)bpf_get_prandom_u32())
+		return;
 	scx_bpf_dsq_move_to_local(SHARED_DSQ, 0);
 }
 
