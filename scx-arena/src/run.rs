@@ -13,7 +13,7 @@
 //! The scheduler is started in the background, the workload starts once
 //! `/sys/kernel/sched_ext/state` reads `enabled`, and when the workload ends
 //! the scheduler gets SIGINT, like a user pressing Ctrl-C. Its statistics are
-//! the lines it printed with [`crate::runtime::stats_line`].
+//! the lines it printed with [`crate::stats::Snapshot::line`].
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};

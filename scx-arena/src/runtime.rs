@@ -14,7 +14,7 @@
 //! let service = Service::launch(&opts.common.stats_socket, opts.common.metrics_addr)?;
 //! loop {
 //!     // open, set rodata and tunables, load, attach ...
-//!     runtime::serve(&mut MySched { skel: &mut skel }, &opts.common, &service, &shutdown)?;
+//!     runtime::serve(&mut MySched { skel: &mut skel }, opts.common.interval(), Some(&service), &shutdown)?;
 //!     drop(link);
 //!     if !uei_report!(&skel, uei)?.should_restart() { return Ok(()); }
 //! }
@@ -86,34 +86,6 @@ pub fn shutdown_flag() -> Result<Arc<AtomicBool>, RuntimeError> {
     Ok(flag)
 }
 
-/// Waits while the scheduler runs: until `shutdown` is set (SIGINT or
-/// SIGTERM) or `exited()` says the kernel ended it, calling `tick()` every
-/// `interval` (never with a zero interval). Returns `tick`'s first error.
-///
-/// A scheduler binary wraps it between `scx_ops_attach!` and `uei_report!`:
-///
-/// ```ignore
-/// let link = scx_ops_attach!(skel, my_ops)?;
-/// runtime::watch(&shutdown, interval, || uei_exited!(&skel, uei), || print_stats(&skel))?;
-/// drop(link);
-/// ```
-pub fn watch<E>(
-    shutdown: &AtomicBool,
-    interval: Duration,
-    mut exited: impl FnMut() -> bool,
-    mut tick: impl FnMut() -> Result<(), E>,
-) -> Result<(), E> {
-    let mut last = Instant::now();
-    while !shutdown.load(Ordering::Relaxed) && !exited() {
-        std::thread::sleep(Duration::from_millis(100));
-        if !interval.is_zero() && last.elapsed() >= interval {
-            tick()?;
-            last = Instant::now();
-        }
-    }
-    Ok(())
-}
-
 /// Flags every scheduler has; `#[command(flatten)]` them into its own.
 #[derive(Debug, Clone, clap::Args)]
 pub struct CommonOpts {
@@ -142,6 +114,13 @@ pub struct CommonOpts {
     /// and --monitor/--tune talk to.
     #[arg(long, value_name = "PATH", default_value = DEFAULT_SOCKET)]
     pub stats_socket: PathBuf,
+}
+
+impl CommonOpts {
+    /// `--stats` as a duration (zero: only the final line).
+    pub fn interval(&self) -> Duration {
+        Duration::from_secs_f64(self.stats)
+    }
 }
 
 /// A number of seconds, >= 0.
@@ -188,33 +167,38 @@ pub trait Scheduler {
 const POLL: Duration = Duration::from_millis(100);
 
 /// Runs while the scheduler does: answers the stats socket, the metrics
-/// endpoint and live retunes, prints a `stats:` line every `--stats`
-/// seconds, until SIGINT/SIGTERM or the kernel ends it; then prints the
-/// `stats-final:` line. Returns the first error reading the scheduler.
+/// endpoint and live retunes (with a `service`), prints a `stats:` line
+/// every `interval` (never with a zero one), until SIGINT/SIGTERM or the
+/// kernel ends it; then prints the `stats-final:` line. Returns the first
+/// error reading the scheduler.
 pub fn serve(
     sched: &mut dyn Scheduler,
-    opts: &CommonOpts,
-    service: &Service,
+    interval: Duration,
+    service: Option<&Service>,
     shutdown: &AtomicBool,
 ) -> Result<(), SchedError> {
-    let interval = Duration::from_secs_f64(opts.stats);
     let tunables = sched.tunables();
     let mut last = Instant::now();
     let mut failed: Option<SchedError> = None;
     while !shutdown.load(Ordering::Relaxed) && !sched.exited() {
-        let cell = std::cell::RefCell::new(&mut *sched);
-        service.answer(
-            POLL,
-            tunables,
-            &mut || cell.borrow_mut().snapshot().map_err(|e| e.to_string()),
-            &mut |name, v| {
-                let r = cell.borrow_mut().tune(name, v).map_err(|e| e.to_string());
-                if r.is_ok() {
-                    println!("retuned: {name}={v}");
-                }
-                r
-            },
-        );
+        match service {
+            Some(service) => {
+                let cell = std::cell::RefCell::new(&mut *sched);
+                service.answer(
+                    POLL,
+                    tunables,
+                    &mut || cell.borrow_mut().snapshot().map_err(|e| e.to_string()),
+                    &mut |name, v| {
+                        let r = cell.borrow_mut().tune(name, v).map_err(|e| e.to_string());
+                        if r.is_ok() {
+                            println!("retuned: {name}={v}");
+                        }
+                        r
+                    },
+                );
+            }
+            None => std::thread::sleep(POLL),
+        }
         if !interval.is_zero() && last.elapsed() >= interval {
             match sched.snapshot() {
                 Ok(s) => println!("{}", s.line("stats:")),
@@ -350,18 +334,7 @@ pub fn report(result: anyhow::Result<()>) -> std::process::ExitCode {
     }
 }
 
-/// One statistics line: `<prefix> key=value key=value ...`. Every scheduler
-/// prints its counters this way so `vm::` results and tests can parse them
-/// with [`parse_stats_line`].
-pub fn stats_line(prefix: &str, pairs: &[(&str, u64)]) -> String {
-    let mut line = prefix.to_string();
-    for (k, v) in pairs {
-        line.push_str(&format!(" {k}={v}"));
-    }
-    line
-}
-
-/// Parses a line written by [`stats_line`] with the given prefix.
+/// Parses a line written by [`Snapshot::line`] with the given prefix.
 pub fn parse_stats_line(prefix: &str, line: &str) -> Option<Vec<(String, u64)>> {
     let rest = line.trim().strip_prefix(prefix)?;
     rest.split_whitespace()
@@ -402,10 +375,9 @@ mod tests {
     }
 
     #[test]
-    fn stats_line_round_trips() {
-        let line = stats_line("stats:", &[("local", 3), ("global", 40)]);
-        assert_eq!(line, "stats: local=3 global=40");
-        let parsed = parse_stats_line("stats:", &line).expect("parses");
+    fn stats_line_parses() {
+        let line = "stats: local=3 global=40";
+        let parsed = parse_stats_line("stats:", line).expect("parses");
         assert_eq!(
             parsed,
             vec![("local".to_string(), 3), ("global".to_string(), 40)]

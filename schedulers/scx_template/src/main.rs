@@ -161,8 +161,8 @@ fn run(opts: Opts) -> Result<()> {
 
         runtime::serve(
             &mut Template { skel: &mut skel },
-            &opts.common,
-            &service,
+            opts.common.interval(),
+            Some(&service),
             &shutdown,
         )
         .map_err(|e| anyhow::anyhow!("reading the scheduler: {e}"))?;

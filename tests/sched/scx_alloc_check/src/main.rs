@@ -15,10 +15,12 @@ use libbpf_rs::skel::Skel;
 use libbpf_rs::OpenObject;
 use scx_arena::alloc::AllocView;
 use scx_arena::arena::ArenaView;
-use scx_arena::runtime::{self, require_sched_ext, shutdown_flag, stats_line, watch};
+use scx_arena::runtime::{self, require_sched_ext, shutdown_flag, SchedError};
+use scx_arena::serve::Tunable;
+use scx_arena::stats::{Metric, Snapshot};
 use scx_utils::{scx_ops_attach, scx_ops_load, scx_ops_open, uei_exited, uei_report};
 
-use bpf_skel::BpfSkelBuilder;
+use bpf_skel::{BpfSkel, BpfSkelBuilder};
 
 /// Test scheduler: allocates and frees arena memory in ops.enqueue.
 #[derive(Debug, Parser)]
@@ -68,36 +70,17 @@ fn run(opts: Opts) -> Result<()> {
     let mut skel = scx_ops_load!(skel, check_ops, uei).map_err(runtime::load_error)?;
     let link = scx_ops_attach!(skel, check_ops)?;
     println!("scx_alloc_check: attached (break_lock={})", opts.break_lock);
-    watch(
-        &shutdown,
+    runtime::serve(
+        &mut AllocCheck { skel: &mut skel },
         Duration::ZERO,
-        || uei_exited!(&skel, uei),
-        || anyhow::Ok(()),
-    )?;
+        None,
+        &shutdown,
+    )
+    .map_err(|e| anyhow::anyhow!("reading the scheduler: {e}"))?;
     drop(link);
 
-    let view = ArenaView::of_object(skel.object())?;
-    let cpus = skel.maps.bss_data.as_ref().context("no .bss")?.cpus as u64;
-    let (mut allocs, mut failed) = (0u64, 0u64);
-    for cpu in 0..MAX_CPUS {
-        let base = cpus + cpu * CPU_WORDS * 8;
-        allocs += view.read::<u64>(base + 8)?;
-        failed += view.read::<u64>(base + 16)?;
-    }
-    let alloc = AllocView::of_object(skel.object())?;
-    let in_use: i64 = alloc.stats()?.classes.iter().map(|c| c.objs_in_use).sum();
-    println!(
-        "{}",
-        stats_line(
-            "stats-final:",
-            &[
-                ("allocs", allocs),
-                ("failed", failed),
-                ("slab_in_use", in_use.max(0) as u64)
-            ]
-        )
-    );
-    match alloc.check() {
+    // Nothing allocates any more: the metadata is at rest.
+    match AllocView::of_object(skel.object())?.check() {
         Ok(_) => println!("alloc-check: ok"),
         Err(v) => {
             for violation in v.iter().take(10) {
@@ -107,4 +90,50 @@ fn run(opts: Opts) -> Result<()> {
     }
     uei_report!(&skel, uei)?;
     Ok(())
+}
+
+/// The loaded test scheduler, as the shared runtime sees it.
+struct AllocCheck<'a, 'obj> {
+    skel: &'a mut BpfSkel<'obj>,
+}
+
+impl runtime::Scheduler for AllocCheck<'_, '_> {
+    fn tunables(&self) -> &'static [Tunable] {
+        &[]
+    }
+
+    fn snapshot(&mut self) -> Result<Snapshot, SchedError> {
+        let skel = &*self.skel;
+        let view = ArenaView::of_object(skel.object())?;
+        let cpus = skel.maps.bss_data.as_ref().ok_or("no .bss")?.cpus as u64;
+        let (mut allocs, mut failed) = (0u64, 0u64);
+        for cpu in 0..MAX_CPUS {
+            let base = cpus + cpu * CPU_WORDS * 8;
+            allocs += view.read::<u64>(base + 8)?;
+            failed += view.read::<u64>(base + 16)?;
+        }
+        let alloc = AllocView::of_object(skel.object())?.stats()?;
+        let in_use: i64 = alloc.classes.iter().map(|c| c.objs_in_use).sum();
+        let mut s = Snapshot::new("scx_alloc_check");
+        s.push(Metric::counter(
+            "allocs",
+            "allocations in ops.enqueue",
+            allocs,
+        ))
+        .push(Metric::counter("failed", "allocations that failed", failed))
+        .push(Metric::gauge(
+            "slab_in_use",
+            "slab objects allocated now",
+            in_use.max(0) as u64,
+        ));
+        Ok(s)
+    }
+
+    fn tune(&mut self, name: &'static str, _: u64) -> Result<(), SchedError> {
+        Err(format!("no tunable {name}").into())
+    }
+
+    fn exited(&mut self) -> bool {
+        uei_exited!(&*self.skel, uei)
+    }
 }
