@@ -14,40 +14,41 @@ fn tail(log: &str) -> String {
     tail_lines(log, 40)
 }
 
-/// What the template's VM run does besides stress-ng: retunes it live (one
-/// good change, one out of range), watches it with `--monitor` and scrapes
-/// the metrics endpoint, all through the running scheduler's sockets.
-const TEMPLATE_CLIENTS: &str = r#"stress-ng --cpu 2 --timeout 4s --metrics-brief &
-sleep 1
-scx_template --tune slice_us=5000; echo "SCXTEST tune-rc $?"
-scx_template --tune slice_us=5 2>&1; echo "SCXTEST bad-tune-rc $?"
-scx_template --monitor 0.3 & MON=$!
-sleep 1; kill -INT $MON; wait $MON; echo "SCXTEST monitor-rc $?"
-wget -q -O - http://127.0.0.1:9469/metrics | grep -E '^scx_(tunable|global_total|wake_to_run_seconds_count)'
-wait"#;
+/// What the template's VM run does besides the stress suite: an out-of-range
+/// retune, and a scrape of the metrics endpoint.
+const TEMPLATE_CLIENTS: &str = r#"$SCHED --tune slice_us=5 2>&1; echo "SCXTEST bad-tune-rc $?"
+wget -q -O - http://127.0.0.1:9469/metrics | grep -E '^scx_(tunable|global_total|wake_to_run_seconds_count)'"#;
 
-/// The template goes disabled → enabled → disabled with the clean
-/// "unregistered from user space" exit while stress-ng makes progress, and
-/// its stats, live retuning, `--monitor` and metrics endpoint all work.
+/// The issue's stress suite on the template: stress-ng (cpu, fork, affinity)
+/// and hackbench for 20 s with every worker making progress, statistics
+/// queries whose counters move, a live retune that shows in the stats, and
+/// the clean "unregistered from user space" exit. Also its wake-to-run
+/// histograms, a refused retune and the metrics endpoint.
 #[test]
 fn template_attaches_runs_stress_ng_and_unregisters_cleanly() {
     let bin = build_scheduler("scx_template", false).expect("build scx_template");
+    let tune = ("slice_us", 5000);
     let result = SchedRun::new(&bin)
         .args(["--metrics-addr"])
-        .workload(TEMPLATE_CLIENTS)
-        .vm_config(VmConfig::new().cpus(2).timeout(Duration::from_secs(180)))
+        .workload(format!(
+            "{TEMPLATE_CLIENTS}\n{}",
+            SchedRun::stress_suite(20, tune)
+        ))
+        .vm_config(VmConfig::new().cpus(2).timeout(Duration::from_secs(240)))
         .vm()
         .expect("VM run");
     if let Some(t) = result.enabled_after {
         println!("boot to scheduler enabled: {:.1} s", t.as_secs_f64());
     }
-    if let Err(e) = result.check_clean() {
-        panic!("template run was not clean: {e}");
+    println!(
+        "stress-ng bogo ops {:?}, hackbench rounds {}",
+        result.stressor_ops, result.hackbench_rounds
+    );
+    if let Err(e) = result.check_stress_suite("dispatch", tune) {
+        panic!("template stress suite failed: {e}");
     }
     assert_eq!(result.states, ["disabled", "enabled", "disabled"]);
     assert_eq!(result.kernel_exit_reason.as_deref(), Some(CLEAN_EXIT));
-    let ops = result.workload_ops.expect("stress-ng printed its metrics");
-    assert!(ops > 0, "stress-ng made no progress");
     // The scheduler itself scheduled the workload: its own counters moved.
     let queued =
         result.stat("global").expect("final stats") + result.stat("local").expect("final stats");
@@ -56,7 +57,6 @@ fn template_attaches_runs_stress_ng_and_unregisters_cleanly() {
         "the template scheduled nothing: {:?}",
         result.final_stats
     );
-    assert!(result.stat("dispatch").expect("final stats") > 0);
     // The queue depth comes from the arena run queue, read through the mmap.
     let waiting = result
         .stat("queued")
@@ -84,22 +84,12 @@ fn template_attaches_runs_stress_ng_and_unregisters_cleanly() {
     println!("wake-to-run: {wakeups} samples, p50 {p50} ns, p99 {p99} ns, max {max} ns");
     assert!(result.stat("alloc_pages").expect("allocator use") > 0);
 
-    // The live retune took, showed in the stats, and a bad one was refused
-    // with a clear message while the scheduler went on.
+    // The retune was logged; a bad one was refused with a clear message
+    // while the scheduler went on.
     let log = &result.log;
-    assert!(
-        log.contains("SCXTEST tune-rc 0"),
-        "retune failed:\n{}",
-        tail(log)
-    );
     assert!(
         log.contains("retuned: slice_us=5000"),
         "the scheduler did not log the retune"
-    );
-    assert_eq!(
-        result.stat("tune_slice_us"),
-        Some(5000),
-        "the retune is not in the stats"
     );
     assert!(
         log.contains("SCXTEST bad-tune-rc 1"),
@@ -109,19 +99,9 @@ fn template_attaches_runs_stress_ng_and_unregisters_cleanly() {
         log.contains("slice_us: 5 is out of range 100..=1000000"),
         "no clear refusal"
     );
-    // --monitor read the stats socket; the metrics endpoint served OpenMetrics.
+    // The metrics endpoint served OpenMetrics.
     assert!(
-        log.contains("SCXTEST monitor-rc 0"),
-        "--monitor failed:\n{}",
-        tail(log)
-    );
-    assert!(
-        log.lines()
-            .any(|l| l.contains("stats: ") && l.contains("tune_slice_us=5000")),
-        "--monitor printed no stats"
-    );
-    assert!(
-        log.contains("scx_tunable{scheduler=\"scx_template\",name=\"slice_us\"} 5000"),
+        log.contains("scx_tunable{scheduler=\"scx_template\",name=\"slice_us\"}"),
         "the metrics endpoint did not serve the tunable:\n{}",
         tail(log)
     );

@@ -104,6 +104,33 @@ impl SchedRun {
     }
 
     /// Flags passed to the scheduler.
+    /// The stress test every bundled scheduler must pass (issue 6): for
+    /// `secs` seconds, stress-ng CPU hogs, fork storms and affinity churn
+    /// beside back-to-back hackbench rounds; two statistics queries through
+    /// the scheduler's own `--monitor 0` client (as `SCXQUERY-1`/`-2` lines),
+    /// and between them a live `--tune name=value`. Check the outcome with
+    /// [`SchedRunResult::check_stress_suite`].
+    pub fn stress_suite(secs: u64, tune: (&str, u64)) -> String {
+        let (name, value) = tune;
+        let half = (secs / 2).max(3);
+        format!(
+            r#"stress-ng --cpu 2 --fork 2 --affinity 2 --timeout {secs}s --metrics-brief &
+S=$!
+end=$(( $(cut -d. -f1 /proc/uptime) + {secs} ))
+( while [ $(cut -d. -f1 /proc/uptime) -lt $end ]; do hackbench -g 2 -l 50 || exit 1; done ) &
+H=$!
+sleep 2
+$SCHED --monitor 0 | sed 's/^stats:/SCXQUERY-1/'
+$SCHED --tune {name}={value}; echo "SCXTEST tune-rc $?"
+sleep {half}
+$SCHED --monitor 0 | sed 's/^stats:/SCXQUERY-2/'
+wait $S; rs=$?
+wait $H; rh=$?
+echo "SCXTEST stress-rc $rs hackbench-rc $rh"
+[ $rs -eq 0 ] && [ $rh -eq 0 ]"#
+        )
+    }
+
     pub fn args<I, S>(mut self, args: I) -> Self
     where
         I: IntoIterator<Item = S>,
@@ -161,6 +188,7 @@ while [ "$(st)" != enabled ]; do
 	sleep 0.1
 done
 echo "SCXRUN enabled uptime=$(up)"
+SCHED=/usr/local/bin/{name}; export SCHED
 ( {workload} )
 echo "SCXRUN workload-rc $?"
 echo "SCXRUN state-after-workload $(st)"
@@ -171,7 +199,8 @@ echo "SCXRUN sched-rc $rc"
 echo "SCXRUN state-after $(st)"
 exit $rc
 "#,
-            workload = self.workload
+            workload = self.workload,
+            name = self.name()
         )
     }
 
@@ -326,6 +355,12 @@ pub struct SchedRunResult {
     pub workload_rc: Option<i32>,
     /// Bogo operations stress-ng reported (progress of the workload).
     pub workload_ops: Option<u64>,
+    /// Bogo operations per stress-ng stressor, in the order first seen.
+    pub stressor_ops: Vec<(String, u64)>,
+    /// hackbench rounds that completed (its `Time:` lines).
+    pub hackbench_rounds: u32,
+    /// The first line of each `SCXQUERY-<n>` statistics query, by n.
+    pub queries: Vec<(u32, Vec<(String, u64)>)>,
     /// The scheduler's exit status.
     pub sched_rc: Option<i32>,
     /// The reason the scheduler printed (`EXIT: ...`).
@@ -354,8 +389,26 @@ impl SchedRunResult {
             if let Some(i) = line.find("EXIT: ") {
                 r.exit_reason = Some(line[i + 6..].trim().to_string());
             }
-            if let Some(ops) = stress_ng_bogo_ops(line) {
+            if let Some((stressor, ops)) = stress_ng_bogo_ops(line) {
                 r.workload_ops = Some(r.workload_ops.unwrap_or(0) + ops);
+                match r.stressor_ops.iter_mut().find(|(s, _)| s == stressor) {
+                    Some((_, n)) => *n += ops,
+                    None => r.stressor_ops.push((stressor.to_string(), ops)),
+                }
+            }
+            if line.trim_start().starts_with("Time: ") {
+                r.hackbench_rounds += 1;
+            }
+            if let Some((n, rest)) = line
+                .trim()
+                .strip_prefix("SCXQUERY-")
+                .and_then(|q| q.split_once(' '))
+            {
+                if let (Ok(n), Some(stats)) = (n.parse(), parse_stats_line("", rest)) {
+                    if !r.queries.iter().any(|(m, _)| *m == n) {
+                        r.queries.push((n, stats));
+                    }
+                }
             }
             let Some(rest) = line.trim().strip_prefix("SCXRUN ") else {
                 continue;
@@ -386,6 +439,59 @@ impl SchedRunResult {
             .iter()
             .find(|(k, _)| k == key)
             .map(|(_, v)| *v)
+    }
+
+    /// Ok iff a [`SchedRun::stress_suite`] run passed: clean (see
+    /// [`Self::check_clean`]); every stressor (cpu, fork, affinity) and
+    /// hackbench made progress; both statistics queries answered and
+    /// `counter` grew between them; the retune `tune` was accepted and is
+    /// what the final statistics show (as `tune_<name>`).
+    pub fn check_stress_suite(&self, counter: &str, tune: (&str, u64)) -> Result<(), RunError> {
+        self.check_clean()?;
+        let unclean = |what: String| RunError::Unclean {
+            what,
+            tail: tail_lines(&self.log, 40),
+        };
+        for stressor in ["cpu", "fork", "affinity"] {
+            let ops = self.stressor_ops.iter().find(|(s, _)| s == stressor);
+            if ops.is_none_or(|(_, n)| *n == 0) {
+                return Err(unclean(format!(
+                    "stress-ng {stressor} made no progress (bogo ops {:?})",
+                    self.stressor_ops
+                )));
+            }
+        }
+        if self.hackbench_rounds == 0 {
+            return Err(unclean("no hackbench round completed".into()));
+        }
+        let query = |n: u32| {
+            self.queries
+                .iter()
+                .find(|(m, _)| *m == n)
+                .and_then(|(_, q)| q.iter().find(|(k, _)| k == counter))
+                .map(|(_, v)| *v)
+        };
+        match (query(1), query(2)) {
+            (Some(a), Some(b)) if b > a => {}
+            (a, b) => {
+                return Err(unclean(format!(
+                    "statistics queries: {counter} was {a:?}, then {b:?}: it must grow"
+                )))
+            }
+        }
+        if !self.log.contains("SCXTEST tune-rc 0") {
+            return Err(unclean(format!("--tune {}={} failed", tune.0, tune.1)));
+        }
+        let key = format!("tune_{}", tune.0);
+        if self.stat(&key) != Some(tune.1) {
+            return Err(unclean(format!(
+                "after --tune {}={}, the final statistics show {key}={:?}",
+                tune.0,
+                tune.1,
+                self.stat(&key)
+            )));
+        }
+        Ok(())
     }
 
     /// Ok iff the run was clean: no kernel problem, the scheduler went
@@ -446,15 +552,16 @@ fn init_uptime(console: &str) -> Option<f64> {
         .and_then(|v| v.trim().parse().ok())
 }
 
-/// Bogo ops of one stress-ng metrics line (`stress-ng: metrc: [pid] cpu 2068 ...`).
-fn stress_ng_bogo_ops(line: &str) -> Option<u64> {
+/// Stressor and bogo ops of one stress-ng metrics line
+/// (`stress-ng: metrc: [pid] cpu 2068 ...`).
+fn stress_ng_bogo_ops(line: &str) -> Option<(&str, u64)> {
     let rest = line.split("metrc:").nth(1)?;
     let mut words = rest.split_whitespace().skip(1);
     let stressor = words.next()?;
     if stressor == "stressor" || stressor.starts_with('(') {
         return None;
     }
-    words.next()?.parse().ok()
+    Some((stressor, words.next()?.parse().ok()?))
 }
 
 fn shell_quote(s: &str) -> String {
@@ -546,6 +653,53 @@ SCXRUN state-after disabled
         assert_eq!(r.stat("dispatch"), Some(19));
         assert_eq!(init_uptime(LOG), Some(2.5));
         r.check_clean().expect("clean");
+    }
+
+    #[test]
+    fn stress_suite_outcome_is_checked() {
+        let suite = LOG
+            .replace(
+                "stats: local=1 global=2 dispatch=2\n",
+                "stress-ng: metrc: [96] fork  300 2.0 1.0\n\
+             stress-ng: metrc: [96] affinity 7 2.0 1.0\n\
+             Time: 1.250\n\
+             SCXQUERY-1 local=1 dispatch=5 tune_slice_us=20000\n\
+             SCXQUERY-1 local=2 dispatch=9 tune_slice_us=20000\n\
+             SCXTEST tune-rc 0\n\
+             SCXQUERY-2 local=3 dispatch=40 tune_slice_us=5000\n",
+            )
+            .replace("dispatch=19", "dispatch=19 tune_slice_us=5000");
+        let r = SchedRunResult::parse(&suite);
+        assert_eq!(
+            r.stressor_ops,
+            [
+                ("cpu".to_string(), 2068),
+                ("fork".into(), 300),
+                ("affinity".into(), 7)
+            ]
+        );
+        assert_eq!(r.hackbench_rounds, 1);
+        assert_eq!(r.queries.len(), 2, "first line of each query only");
+        r.check_stress_suite("dispatch", ("slice_us", 5000))
+            .expect("passes");
+        // Each requirement fails it on its own.
+        for (from, to) in [
+            ("affinity 7", "affinity 0"),
+            ("Time: 1.250\n", ""),
+            ("dispatch=40", "dispatch=5"),
+            ("SCXTEST tune-rc 0", "SCXTEST tune-rc 1"),
+            (
+                "dispatch=19 tune_slice_us=5000",
+                "dispatch=19 tune_slice_us=20000",
+            ),
+        ] {
+            let bad = SchedRunResult::parse(&suite.replace(from, to));
+            assert!(
+                bad.check_stress_suite("dispatch", ("slice_us", 5000))
+                    .is_err(),
+                "passed with {from:?} -> {to:?}"
+            );
+        }
     }
 
     #[test]

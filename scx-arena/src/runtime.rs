@@ -94,8 +94,8 @@ pub struct CommonOpts {
     pub stats: f64,
 
     /// Do not load a scheduler: print the running one's statistics every
-    /// SECS seconds, read from its stats socket, until interrupted.
-    #[arg(long, value_name = "SECS", value_parser = parse_secs_positive)]
+    /// SECS seconds, read from its stats socket, until interrupted (0: once).
+    #[arg(long, value_name = "SECS", value_parser = parse_secs)]
     pub monitor: Option<f64>,
 
     /// Do not load a scheduler: change a live tunable of the running one
@@ -128,14 +128,6 @@ fn parse_secs(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
         Ok(v) if v >= 0.0 && v.is_finite() => Ok(v),
         _ => Err(format!("'{s}' is not a number of seconds >= 0")),
-    }
-}
-
-/// A number of seconds, > 0.
-fn parse_secs_positive(s: &str) -> Result<f64, String> {
-    match parse_secs(s) {
-        Ok(v) if v > 0.0 => Ok(v),
-        _ => Err(format!("'{s}' is not a number of seconds > 0")),
     }
 }
 
@@ -232,6 +224,9 @@ pub fn client_mode(opts: &CommonOpts, shutdown: &AtomicBool) -> Option<Result<()
     Some(Client::connect(&opts.stats_socket).and_then(|mut c| {
         while !shutdown.load(Ordering::Relaxed) {
             println!("{}", json_line("stats:", &c.stats()?));
+            if secs == 0.0 {
+                break;
+            }
             let until = Instant::now() + Duration::from_secs_f64(secs);
             while Instant::now() < until && !shutdown.load(Ordering::Relaxed) {
                 std::thread::sleep(POLL.min(until.saturating_duration_since(Instant::now())));
