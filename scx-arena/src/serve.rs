@@ -164,6 +164,10 @@ impl Service {
             .set_path(socket)
             .launch()
             .map_err(|e| ServeError::Socket(socket.to_path_buf(), format!("{e:#}")))?;
+        // Root only: the socket retunes the scheduler.
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(socket, std::fs::Permissions::from_mode(0o600))
+            .map_err(|e| ServeError::Socket(socket.to_path_buf(), e.to_string()))?;
 
         let metrics = match metrics {
             Some(addr) => {
@@ -387,6 +391,12 @@ mod tests {
         let svc =
             Service::launch(&sock, Some("127.0.0.1:0".parse().expect("addr"))).expect("launch");
         let addr = svc.metrics_addr().expect("metrics runs");
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&sock)
+            .expect("socket")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "the socket is for its owner only");
         let slice = std::cell::Cell::new(20_000u64);
         let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         let client = {
