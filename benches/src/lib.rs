@@ -1,5 +1,19 @@
 //! What the benchmark binaries share: statistics, CPU pinning, BPF context
-//! words and the machine's description.
+//! words and the machine's description; and the building blocks of the
+//! dispatch-latency benchmark:
+//!
+//! - [`clock`]: the monotonic clock BPF's `bpf_ktime_get_ns()` reads.
+//! - [`futex`]: futex wait and wake on an atomic word.
+//! - [`wakelat`]: the wakeup-latency workload (message threads waking
+//!   workers) and its result line.
+//! - [`probe`]: the wake-to-run BPF probe on the scheduler tracepoints.
+//! - [`progstats`]: per-program BPF cost from the kernel's program stats.
+
+pub mod clock;
+pub mod futex;
+pub mod probe;
+pub mod progstats;
+pub mod wakelat;
 
 /// Median of `v` (NaN when empty).
 pub fn median(v: &[f64]) -> f64 {
