@@ -18,8 +18,9 @@
  * (benches/src/probe.rs). sched_switch runs with the runqueue lock held and
  * interrupts off, so each CPU's histogram has one writer at a time.
  *
- * With a filter, only tasks whose tgid is in wp_tgids count: userspace adds
- * the workload's processes.
+ * Filters: with wp_filter set, only tasks whose tgid is in wp_tgids count
+ * (userspace adds the workload's processes); with a comm prefix, only tasks
+ * whose comm (thread name) starts with it.
  */
 #include <scx_arena/lathist.h>
 #include "wake_probe.h"
@@ -30,6 +31,8 @@ char _license[] SEC("license") = "GPL";
 struct scx_arena_lathist __arena *wp_hists;
 u32 wp_nr_cpus;
 u32 wp_filter;
+u32 wp_comm_len;
+char wp_comm[WP_COMM_LEN];
 /* Wakeups stamped, per CPU of the waker (plain stores: one writer per CPU). */
 u64 wp_nr_wakeups[WP_MAX_CPUS];
 /* Stamps dropped because the task switched out without being switched in. */
@@ -51,11 +54,26 @@ struct {
 	__type(value, u8);
 } wp_tgids SEC(".maps");
 
+static __always_inline bool wp_comm_matches(struct task_struct *p)
+{
+	u32 i;
+
+	for (i = 0; i < WP_COMM_LEN; i++) {
+		if (i >= wp_comm_len)
+			return true;
+		if (p->comm[i] != wp_comm[i])
+			return false;
+	}
+	return true;
+}
+
 static __always_inline bool wp_watched(struct task_struct *p)
 {
 	u32 tgid = p->tgid;
 
-	return !wp_filter || bpf_map_lookup_elem(&wp_tgids, &tgid);
+	if (wp_filter && !bpf_map_lookup_elem(&wp_tgids, &tgid))
+		return false;
+	return wp_comm_matches(p);
 }
 
 static __always_inline void wp_stamp(struct task_struct *p)
@@ -119,9 +137,13 @@ SEC("syscall")
 int wake_probe_init(struct wp_init_args *args)
 {
 	u64 nr = args->nr_cpus;
+	u32 i;
 
-	if (!nr || nr > WP_MAX_CPUS)
+	if (!nr || nr > WP_MAX_CPUS || args->comm_len >= WP_COMM_LEN)
 		return -EINVAL;
+	for (i = 0; i < WP_COMM_LEN; i++)
+		wp_comm[i] = args->comm[i];
+	wp_comm_len = args->comm_len;
 	wp_hists = scx_arena_lathist_alloc(nr);
 	if (!wp_hists)
 		return -ENOMEM;

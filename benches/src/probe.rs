@@ -31,7 +31,9 @@ const OBJECT: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/wake_probe.bpf.o
 /// `WP_MAX_CPUS` (wake_probe.h).
 pub const MAX_CPUS: usize = 512;
 /// `WP_INIT_WORDS` (wake_probe.h).
-const INIT_WORDS: usize = 3;
+const INIT_WORDS: usize = 6;
+/// Longest comm prefix (`WP_COMM_LEN` - 1: a comm is 15 bytes and a NUL).
+pub const MAX_COMM_PREFIX: usize = 15;
 /// The program that allocates the histograms.
 const INIT_PROG: &str = "wake_probe_init";
 /// The tgid filter map.
@@ -48,6 +50,9 @@ pub enum ProbeError {
         "cannot load the wake probe (root and a kernel with BPF arena and tp_btf needed): {0}"
     )]
     Load(libbpf_rs::Error),
+    /// The comm prefix is longer than [`MAX_COMM_PREFIX`] bytes.
+    #[error("comm prefix '{0}' is longer than {MAX_COMM_PREFIX} bytes")]
+    CommPrefix(String),
     /// The number of possible CPUs is unknown or above [`MAX_CPUS`].
     #[error("possible CPUs: {0}")]
     Cpus(String),
@@ -114,6 +119,16 @@ impl WakeProbe {
     /// Loads the probe, allocates its histograms and attaches it to the
     /// scheduler tracepoints.
     pub fn attach(filter: Filter) -> Result<Self, ProbeError> {
+        Self::attach_comm(filter, "")
+    }
+
+    /// [`WakeProbe::attach`], counting only tasks whose comm (thread name)
+    /// starts with `comm_prefix` (every task when it is empty): the worker
+    /// threads of a workload, say.
+    pub fn attach_comm(filter: Filter, comm_prefix: &str) -> Result<Self, ProbeError> {
+        if comm_prefix.len() > MAX_COMM_PREFIX {
+            return Err(ProbeError::CommPrefix(comm_prefix.into()));
+        }
         let nr_cpus =
             libbpf_rs::num_possible_cpus().map_err(|e| ProbeError::Cpus(e.to_string()))?;
         if nr_cpus == 0 || nr_cpus > MAX_CPUS {
@@ -126,7 +141,7 @@ impl WakeProbe {
             .map_err(ProbeError::Open)?
             .load()
             .map_err(ProbeError::Load)?;
-        let hists = init(&obj, nr_cpus, filter)?;
+        let hists = init(&obj, nr_cpus, filter, comm_prefix)?;
         let mut links = Vec::new();
         for prog in obj.progs_mut() {
             if prog.prog_type() != ProgramType::Tracing {
@@ -186,14 +201,28 @@ impl WakeProbe {
     }
 }
 
-/// Runs `wake_probe_init`: allocates the histograms, sets the filter, and
+/// Runs `wake_probe_init`: allocates the histograms, sets the filters, and
 /// returns the histograms' arena address.
-fn init(obj: &Object, nr_cpus: usize, filter: Filter) -> Result<u64, ProbeError> {
+fn init(obj: &Object, nr_cpus: usize, filter: Filter, comm: &str) -> Result<u64, ProbeError> {
     let prog = obj
         .progs_mut()
         .find(|p| p.name() == INIT_PROG)
         .ok_or(ProbeError::Missing("wake_probe_init program"))?;
-    let words: [u64; INIT_WORDS] = [nr_cpus as u64, u64::from(filter == Filter::Watched), 0];
+    let mut comm_bytes = [0u8; 16];
+    comm_bytes[..comm.len()].copy_from_slice(comm.as_bytes());
+    let word = |i: usize| {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&comm_bytes[i * 8..i * 8 + 8]);
+        u64::from_ne_bytes(w)
+    };
+    let words: [u64; INIT_WORDS] = [
+        nr_cpus as u64,
+        u64::from(filter == Filter::Watched),
+        0,
+        comm.len() as u64,
+        word(0),
+        word(1),
+    ];
     let mut ctx = crate::ctx_bytes(&words);
     let input = ProgramInput {
         context_in: Some(&mut ctx),

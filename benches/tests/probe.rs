@@ -1,14 +1,54 @@
-//! The wake-to-run probe on the host's own scheduler (EEVDF here): attached
-//! to the scheduler tracepoints and filtered to the wakelat workload, it
-//! counts about as many wakeups as the workload performed, and its
-//! percentiles are ordered. No timing is checked.
+//! The wake-to-run probe on the host's own scheduler (EEVDF here), attached
+//! to the scheduler tracepoints while the wakelat workload runs: filtered to
+//! the workload's process, and to its worker threads by name, it counts as
+//! many wakeups as the workload saw blocking waits end, and its percentiles
+//! are ordered. Its own cost per event comes from the program stats. No
+//! timing is checked.
 
-use std::process::Command;
+use std::process::{Command, Stdio};
 
+use scx_arena::lathist::LatHist;
 use scx_arena::testing::host_ready;
-use scx_arena_benches::probe::{Filter, WakeProbe};
+use scx_arena_benches::probe::{Filter, ProbeCounts, WakeProbe};
 use scx_arena_benches::progstats::{callback_costs, RunTimeStats};
-use scx_arena_benches::wakelat::Summary;
+use scx_arena_benches::wakelat::{Summary, WORKER_COMM};
+
+/// Checks a probe's figures against the number of blocking waits the
+/// workload counted for the same threads.
+fn check(who: &str, hist: &LatHist, counts: &ProbeCounts, sleeps: u64) {
+    let p50 = hist.percentile(50.0).expect("samples");
+    let p99 = hist.percentile(99.0).expect("samples");
+    eprintln!(
+        "probe ({who}): samples {} wakeups {} dropped {} p50 {:.1} us p99 {:.1} us max {:.1} us; \
+         blocking waits {sleeps}",
+        hist.count,
+        counts.wakeups,
+        counts.dropped,
+        p50 as f64 / 1e3,
+        p99 as f64 / 1e3,
+        hist.max_ns as f64 / 1e3,
+    );
+    assert!(hist.count > 0, "{who}: no samples");
+    assert!(
+        p50 <= p99 && p99 <= hist.max_ns,
+        "{who}: percentiles out of order"
+    );
+    assert!(
+        hist.count <= counts.wakeups,
+        "{who}: a sample needs a wakeup"
+    );
+    // Every futex wait that blocked ends in exactly one wakeup the
+    // tracepoints see, switched in (a sample) or, when the waker was
+    // quicker than the sleeper, dropped; thread creation and exit add a
+    // few. So the counts agree to within 10%.
+    let seen = hist.count + counts.dropped;
+    assert!(
+        seen * 10 >= sleeps * 9 && seen * 10 <= sleeps * 11 + 1000,
+        "{who}: probe samples {} (+{} dropped) vs the workload's blocking waits {sleeps}",
+        hist.count,
+        counts.dropped
+    );
+}
 
 #[test]
 fn probe_counts_the_workloads_wakeups() {
@@ -16,15 +56,16 @@ fn probe_counts_the_workloads_wakeups() {
         return;
     }
     let stats = RunTimeStats::enable().expect("BPF run-time statistics");
-    let probe = WakeProbe::attach(Filter::Watched).expect("attach the probe");
-    assert_eq!(probe.nr_attached(), 3);
-    // No warmup: the probe counts from the start, the workload too.
+    let all = WakeProbe::attach(Filter::Watched).expect("attach the probe");
+    let workers =
+        WakeProbe::attach_comm(Filter::Watched, WORKER_COMM).expect("attach the worker probe");
+    assert_eq!(all.nr_attached(), 3);
+    // No warmup: the probes count from the start, the workload too. The
+    // workload calibrates before starting its threads, so they start
+    // after the watch.
     let child = Command::new(env!("CARGO_BIN_EXE_wakelat"))
+        .args(["--message-threads", "2", "--workers", "2"])
         .args([
-            "--message-threads",
-            "2",
-            "--workers",
-            "2",
             "--runtime",
             "1",
             "--warmup",
@@ -33,10 +74,11 @@ fn probe_counts_the_workloads_wakeups() {
             "20",
             "--json",
         ])
-        .stdout(std::process::Stdio::piped())
+        .stdout(Stdio::piped())
         .spawn()
         .expect("spawn wakelat");
-    probe.watch(child.id()).expect("watch wakelat");
+    all.watch(child.id()).expect("watch wakelat");
+    workers.watch(child.id()).expect("watch wakelat");
     let out = child.wait_with_output().expect("wakelat output");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "wakelat failed:\n{stdout}");
@@ -46,45 +88,29 @@ fn probe_counts_the_workloads_wakeups() {
         .find(|l| l.starts_with('{'))
         .and_then(|l| serde_json::from_str(l).ok())
         .unwrap_or_else(|| panic!("no JSON line:\n{stdout}"));
-    let sleeps = json["futex_sleeps"].as_u64().expect("futex_sleeps");
-
-    let hist = probe.snapshot().expect("read the histograms");
-    let counts = probe.counts().expect("read the counters");
-    let p50 = hist.percentile(50.0).expect("samples");
-    let p99 = hist.percentile(99.0).expect("samples");
+    let worker_sleeps = json["worker_sleeps"].as_u64().expect("worker_sleeps");
+    let message_sleeps = json["message_sleeps"].as_u64().expect("message_sleeps");
     eprintln!(
-        "wakelat: samples {} futex_sleeps {sleeps} p50 {:.1} us p99 {:.1} us | \
-         probe: samples {} wakeups {} dropped {} p50 {:.1} us p99 {:.1} us max {:.1} us",
-        s.samples,
-        s.p50_us,
-        s.p99_us,
-        hist.count,
-        counts.wakeups,
-        counts.dropped,
-        p50 as f64 / 1e3,
-        p99 as f64 / 1e3,
-        hist.max_ns as f64 / 1e3,
+        "wakelat: samples {} p50 {:.1} us p99 {:.1} us; blocking waits: workers \
+         {worker_sleeps}, message threads {message_sleeps}",
+        s.samples, s.p50_us, s.p99_us
     );
-    assert!(hist.count > 0);
-    assert!(p50 <= p99 && p99 <= hist.max_ns);
-    assert!(
-        hist.count <= counts.wakeups,
-        "a sample needs a stamped wakeup"
+
+    check(
+        "whole process",
+        &all.snapshot().expect("histograms"),
+        &all.counts().expect("counters"),
+        worker_sleeps + message_sleeps,
     );
-    // Every futex wait of the workload that blocked ends in exactly one
-    // wakeup the tracepoints see, switched in (a sample) or, when the
-    // waker was quicker than the sleeper, dropped. Thread creation and
-    // exits add a few more. So the two counts agree to within 10%.
-    let seen = hist.count + counts.dropped;
-    assert!(
-        seen * 10 >= sleeps * 9 && seen * 10 <= sleeps * 11 + 1000,
-        "probe samples {} (+{} dropped) vs the workload's blocking waits {sleeps}",
-        hist.count,
-        counts.dropped
+    check(
+        "worker threads",
+        &workers.snapshot().expect("histograms"),
+        &workers.counts().expect("counters"),
+        worker_sleeps,
     );
 
     // The probe's own cost per event, from the kernel's program stats.
-    let costs = callback_costs(probe.object()).expect("program stats");
+    let costs = callback_costs(all.object()).expect("program stats");
     for c in &costs {
         eprintln!(
             "{}: {} runs, {:.0} ns/run",
@@ -98,6 +124,11 @@ fn probe_counts_the_workloads_wakeups() {
         .find(|c| c.name == "wp_switch")
         .expect("wp_switch");
     assert!(switch.run_cnt > 0);
-    drop(probe);
     drop(stats);
+}
+
+#[test]
+fn a_long_comm_prefix_is_refused() {
+    let err = WakeProbe::attach_comm(Filter::AllTasks, "a-much-too-long-prefix");
+    assert!(err.is_err());
 }

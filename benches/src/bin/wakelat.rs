@@ -70,7 +70,7 @@ fn main() -> Result<()> {
         warmup: Duration::from_secs_f64(args.warmup),
         work_loops,
     };
-    let report = run(&config);
+    let report = run(&config)?;
     println!("{}", report.summary().line());
     if args.json {
         let mut v = report.json();

@@ -24,6 +24,10 @@ struct Args {
     /// Count every task on the machine, not only the command's.
     #[arg(long)]
     all: bool,
+    /// Count only tasks whose thread name starts with this (at most 15
+    /// bytes), e.g. `wl-worker` for wakelat's workers.
+    #[arg(long, default_value = "")]
+    comm: String,
     /// Also print the probe's BPF cost per event (enables BPF run-time
     /// statistics while the command runs).
     #[arg(long)]
@@ -45,7 +49,7 @@ fn main() -> Result<()> {
     } else {
         Filter::Watched
     };
-    let probe = WakeProbe::attach(filter)?;
+    let probe = WakeProbe::attach_comm(filter, &args.comm)?;
     let (prog, rest) = args.command.split_first().context("no command given")?;
     let mut child = Command::new(prog)
         .args(rest)
