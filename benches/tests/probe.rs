@@ -88,7 +88,8 @@ fn probe_counts_the_workloads_wakeups() {
         .find(|l| l.starts_with('{'))
         .and_then(|l| serde_json::from_str(l).ok())
         .unwrap_or_else(|| panic!("no JSON line:\n{stdout}"));
-    let worker_sleeps = json["worker_sleeps"].as_u64().expect("worker_sleeps");
+    // The workers' samples are exactly their blocking waits.
+    let worker_sleeps = s.samples;
     let message_sleeps = json["message_sleeps"].as_u64().expect("message_sleeps");
     eprintln!(
         "wakelat: samples {} p50 {:.1} us p99 {:.1} us; blocking waits: workers \

@@ -5,6 +5,7 @@
 //!
 //! `wakelat: p50_us=.. p90_us=.. p99_us=.. p99_9_us=.. max_us=.. rps=.. samples=..`
 //!
+//! (`samples`: requests that woke a sleeping worker; `rps`: all requests)
 //! and with `--json` a JSON object on the next line. Runs unprivileged, on
 //! the host or inside the VM. Never asserts timings.
 
