@@ -8,11 +8,13 @@
 //!   workers) and its result line.
 //! - [`probe`]: the wake-to-run BPF probe on the scheduler tracepoints.
 //! - [`progstats`]: per-program BPF cost from the kernel's program stats.
+//! - [`resultline`]: reads the tools' one-line results back.
 
 pub mod clock;
 pub mod futex;
 pub mod probe;
 pub mod progstats;
+pub mod resultline;
 pub mod wakelat;
 
 /// Median of `v` (NaN when empty).

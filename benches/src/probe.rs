@@ -24,6 +24,9 @@ use libbpf_rs::{Link, MapCore, MapFlags, Object, ObjectBuilder, ProgramInput, Pr
 use scx_arena::arena::{ArenaError, ArenaView};
 use scx_arena::globals::{read_global, GlobalError};
 use scx_arena::lathist::LatHist;
+use serde::{Deserialize, Serialize};
+
+use crate::resultline::{ParseError, ResultLine};
 
 /// benches/bpf/wake_probe.bpf.c, built by build.rs.
 const OBJECT: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/wake_probe.bpf.o"));
@@ -243,23 +246,98 @@ fn init(obj: &Object, nr_cpus: usize, filter: Filter, comm: &str) -> Result<u64,
     Ok(hists)
 }
 
-/// The prefix of [`summary_line`].
+/// The prefix of [`ProbeSummary::line`].
 pub const LINE_PREFIX: &str = "wakeprobe:";
 
-/// One result line of the probe: `wakeprobe: p50_us=.. p90_us=.. p99_us=..
-/// p99_9_us=.. max_us=.. samples=.. wakeups=.. dropped=..` (latencies to
-/// the ns, 0 when empty), the percentiles in the workload's line format.
-pub fn summary_line(hist: &LatHist, counts: &ProbeCounts) -> String {
-    let us = |p: f64| hist.percentile(p).unwrap_or(0) as f64 / 1000.0;
-    format!(
-        "{LINE_PREFIX} p50_us={:.3} p90_us={:.3} p99_us={:.3} p99_9_us={:.3} max_us={:.3} samples={} wakeups={} dropped={}",
-        us(50.0),
-        us(90.0),
-        us(99.0),
-        us(99.9),
-        hist.max_ns as f64 / 1000.0,
-        hist.count,
-        counts.wakeups,
-        counts.dropped
-    )
+/// The probe's figures in one line (latencies in microseconds), the
+/// percentiles named as in the workload's line.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ProbeSummary {
+    /// Median wake-to-run latency.
+    pub p50_us: f64,
+    /// 90th percentile.
+    pub p90_us: f64,
+    /// 99th percentile.
+    pub p99_us: f64,
+    /// 99.9th percentile.
+    pub p99_9_us: f64,
+    /// Largest.
+    pub max_us: f64,
+    /// Wakeups that ended with the task switched in (latency samples).
+    pub samples: u64,
+    /// Wakeups stamped.
+    pub wakeups: u64,
+    /// Stamps dropped (see [`ProbeCounts::dropped`]).
+    pub dropped: u64,
+}
+
+impl ProbeSummary {
+    /// The percentiles of `hist` (0 when empty) and the counters.
+    pub fn of(hist: &LatHist, counts: &ProbeCounts) -> Self {
+        let us = |p: f64| hist.percentile(p).unwrap_or(0) as f64 / 1000.0;
+        ProbeSummary {
+            p50_us: us(50.0),
+            p90_us: us(90.0),
+            p99_us: us(99.0),
+            p99_9_us: us(99.9),
+            max_us: hist.max_ns as f64 / 1000.0,
+            samples: hist.count,
+            wakeups: counts.wakeups,
+            dropped: counts.dropped,
+        }
+    }
+
+    /// `wakeprobe: p50_us=.. p90_us=.. p99_us=.. p99_9_us=.. max_us=..
+    /// samples=.. wakeups=.. dropped=..` (latencies to the ns).
+    pub fn line(&self) -> String {
+        format!(
+            "{LINE_PREFIX} p50_us={:.3} p90_us={:.3} p99_us={:.3} p99_9_us={:.3} max_us={:.3} samples={} wakeups={} dropped={}",
+            self.p50_us,
+            self.p90_us,
+            self.p99_us,
+            self.p99_9_us,
+            self.max_us,
+            self.samples,
+            self.wakeups,
+            self.dropped
+        )
+    }
+
+    /// Reads the line out of `output` (the first line that starts with
+    /// [`LINE_PREFIX`]).
+    pub fn parse(output: &str) -> Result<Self, ParseError> {
+        let l = ResultLine::find(output, LINE_PREFIX)?;
+        Ok(ProbeSummary {
+            p50_us: l.get("p50_us")?,
+            p90_us: l.get("p90_us")?,
+            p99_us: l.get("p99_us")?,
+            p99_9_us: l.get("p99_9_us")?,
+            max_us: l.get("max_us")?,
+            samples: l.get("samples")?,
+            wakeups: l.get("wakeups")?,
+            dropped: l.get("dropped")?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_round_trips() {
+        let mut h = LatHist::default();
+        for ns in [900, 1500, 70_000] {
+            h.record(ns);
+        }
+        let counts = ProbeCounts {
+            wakeups: 4,
+            dropped: 1,
+        };
+        let s = ProbeSummary::of(&h, &counts);
+        assert_eq!(s.samples, 3);
+        assert_eq!(s.max_us, 70.0);
+        let out = format!("workload output\n{}\n", s.line());
+        assert_eq!(ProbeSummary::parse(&out), Ok(s));
+    }
 }

@@ -30,6 +30,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::clock::now_ns;
 use crate::futex;
+use crate::resultline::{ParseError, ResultLine};
 
 /// The prefix of the result line.
 pub const LINE_PREFIX: &str = "wakelat:";
@@ -46,7 +47,7 @@ const GO: u32 = 1;
 const EXIT: u32 = 2;
 
 /// What to run.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct Config {
     /// Message threads.
     pub message_threads: usize,
@@ -77,25 +78,6 @@ pub struct Summary {
     pub rps: f64,
     /// Latency samples measured: requests that woke a sleeping worker.
     pub samples: u64,
-}
-
-/// Why a result line could not be read.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum ParseError {
-    /// No line starts with [`LINE_PREFIX`].
-    #[error("no '{LINE_PREFIX}' line")]
-    NoLine,
-    /// A field is missing.
-    #[error("field {0} missing")]
-    Missing(&'static str),
-    /// A field's value is not a number.
-    #[error("field {field}: bad value '{value}'")]
-    BadValue {
-        /// The field.
-        field: &'static str,
-        /// Its text.
-        value: String,
-    },
 }
 
 impl Summary {
@@ -130,39 +112,15 @@ impl Summary {
     /// Reads the result line out of `output` (the first line that starts
     /// with [`LINE_PREFIX`], other lines ignored).
     pub fn parse(output: &str) -> Result<Self, ParseError> {
-        let line = output
-            .lines()
-            .map(str::trim)
-            .find_map(|l| l.strip_prefix(LINE_PREFIX))
-            .ok_or(ParseError::NoLine)?;
-        let field = |name: &'static str| -> Result<&str, ParseError> {
-            line.split_whitespace()
-                .find_map(|kv| kv.strip_prefix(name).and_then(|r| r.strip_prefix('=')))
-                .ok_or(ParseError::Missing(name))
-        };
-        let num = |name: &'static str| -> Result<f64, ParseError> {
-            let v = field(name)?;
-            v.parse().map_err(|_| ParseError::BadValue {
-                field: name,
-                value: v.into(),
-            })
-        };
-        let summary = Summary {
-            p50_us: num("p50_us")?,
-            p90_us: num("p90_us")?,
-            p99_us: num("p99_us")?,
-            p99_9_us: num("p99_9_us")?,
-            max_us: num("max_us")?,
-            rps: num("rps")?,
-            samples: 0,
-        };
-        let samples = field("samples")?;
+        let l = ResultLine::find(output, LINE_PREFIX)?;
         Ok(Summary {
-            samples: samples.parse().map_err(|_| ParseError::BadValue {
-                field: "samples",
-                value: samples.into(),
-            })?,
-            ..summary
+            p50_us: l.get("p50_us")?,
+            p90_us: l.get("p90_us")?,
+            p99_us: l.get("p99_us")?,
+            p99_9_us: l.get("p99_9_us")?,
+            max_us: l.get("max_us")?,
+            rps: l.get("rps")?,
+            samples: l.get("samples")?,
         })
     }
 }
@@ -449,7 +407,10 @@ mod tests {
 
     #[test]
     fn parse_reports_what_is_wrong() {
-        assert_eq!(Summary::parse("nothing"), Err(ParseError::NoLine));
+        assert_eq!(
+            Summary::parse("nothing"),
+            Err(ParseError::NoLine(LINE_PREFIX))
+        );
         assert_eq!(
             Summary::parse("wakelat: p50_us=1"),
             Err(ParseError::Missing("p90_us"))

@@ -9,7 +9,7 @@ use std::process::{Command, Stdio};
 
 use scx_arena::lathist::LatHist;
 use scx_arena::testing::host_ready;
-use scx_arena_benches::probe::{Filter, ProbeCounts, WakeProbe};
+use scx_arena_benches::probe::{Filter, ProbeCounts, ProbeSummary, WakeProbe};
 use scx_arena_benches::progstats::{callback_costs, RunTimeStats};
 use scx_arena_benches::wakelat::{Summary, WORKER_COMM};
 
@@ -132,4 +132,38 @@ fn probe_counts_the_workloads_wakeups() {
 fn a_long_comm_prefix_is_refused() {
     let err = WakeProbe::attach_comm(Filter::AllTasks, "a-much-too-long-prefix");
     assert!(err.is_err());
+}
+
+#[test]
+fn wakeprobe_runs_wakelat_and_both_lines_agree() {
+    if !host_ready("wakeprobe_runs_wakelat_and_both_lines_agree") {
+        return;
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_wakeprobe"))
+        .args(["--costs", "--comm", WORKER_COMM, "--"])
+        .arg(env!("CARGO_BIN_EXE_wakelat"))
+        .args(["-m", "1", "-t", "2", "--runtime", "1", "--warmup", "0"])
+        .output()
+        .expect("running wakeprobe");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "wakeprobe failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let w = Summary::parse(&stdout).unwrap_or_else(|e| panic!("{e}:\n{stdout}"));
+    let p = ProbeSummary::parse(&stdout).unwrap_or_else(|e| panic!("{e}:\n{stdout}"));
+    eprintln!("{stdout}");
+    assert!(p.samples > 0 && p.p50_us <= p.p99_us && p.p99_us <= p.max_us);
+    let seen = p.samples + p.dropped;
+    assert!(
+        seen * 10 >= w.samples * 9 && seen * 10 <= w.samples * 11 + 1000,
+        "probe {p:?} vs wakelat {w:?}"
+    );
+    for prog in ["wp_wakeup", "wp_wakeup_new", "wp_switch"] {
+        assert!(
+            stdout.contains(&format!("wakeprobe-cost: {prog} runs=")),
+            "no cost line for {prog}:\n{stdout}"
+        );
+    }
 }

@@ -14,7 +14,7 @@ use std::process::Command;
 
 use anyhow::{bail, Context, Result};
 use clap::Parser;
-use scx_arena_benches::probe::{summary_line, Filter, WakeProbe};
+use scx_arena_benches::probe::{Filter, ProbeSummary, WakeProbe};
 use scx_arena_benches::progstats::{callback_costs, RunTimeStats};
 
 /// Command-line flags.
@@ -60,7 +60,7 @@ fn main() -> Result<()> {
     let status = child.wait()?;
     let hist = probe.snapshot()?;
     let counts = probe.counts()?;
-    println!("{}", summary_line(&hist, &counts));
+    println!("{}", ProbeSummary::of(&hist, &counts).line());
     if stats.is_some() {
         for c in callback_costs(probe.object())? {
             println!(
