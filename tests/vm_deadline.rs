@@ -148,10 +148,13 @@ fn cyclictest_avg_max(log: &str) -> Option<(u64, u64)> {
 #[test]
 fn wakeup_preemption_keeps_cyclictest_latency_low_under_cpu_load() {
     let bin = build_scheduler("scx_deadline", false).expect("build scx_deadline");
-    let vm = VmConfig::new()
+    let mut vm = VmConfig::new()
         .cpus(2)
         .timeout(Duration::from_secs(300))
         .command("eevdf", LATENCY_WORKLOAD);
+    if let Ok(seed) = std::env::var("DEADLINE_SEED") {
+        vm = vm.deterministic(seed.parse().expect("DEADLINE_SEED is a number"));
+    }
     let result = SchedRun::new(&bin)
         .workload(LATENCY_WORKLOAD)
         .vm_config(vm)
@@ -177,6 +180,13 @@ fn wakeup_preemption_keeps_cyclictest_latency_low_under_cpu_load() {
         ours.0, ours.1
     );
 
+    for phase in ["eevdf", "sched"] {
+        for l in run.output(phase).unwrap_or_default().lines() {
+            if l.contains("Avg:") || l.starts_with("stats") {
+                println!("[{phase}] {}", l.trim());
+            }
+        }
+    }
     let preempt = result.stat("preempt").expect("final stats");
     println!("preemptions: {preempt}");
     assert!(

@@ -64,10 +64,9 @@ struct Opts {
     slice_us: u64,
 
     /// How much earlier, in microseconds of virtual time, a waking task's
-    /// deadline must be than a running task's to preempt it (0..=1000000;
-    /// a waking task is at most one slice ahead, so a value at or above
-    /// --slice-us turns wakeup preemption off).
-    #[arg(long, default_value_t = 1_000, value_parser = clap::value_parser!(u64).range(0..=1_000_000))]
+    /// deadline must be than a running task's for it to preempt that task
+    /// (0..=1000000; 0: any earlier deadline preempts).
+    #[arg(long, default_value_t = 250, value_parser = clap::value_parser!(u64).range(0..=1_000_000))]
     preempt_us: u64,
 
     /// Queue back end for waiting tasks (load time only).

@@ -34,10 +34,11 @@ struct deadline_stats {
 	struct deadline_cpu_stats cpu[DEADLINE_MAX_CPUS];
 };
 
-/* The deadline of the task each CPU runs (0: none of ours), for preemption. */
+/* The task each CPU runs: what preemption and the virtual clock look at. */
 struct deadline_cpu_curr {
-	unsigned long long deadline;
-	unsigned long long __pad[7];
+	unsigned long long deadline; /* its deadline; 0: none of ours */
+	unsigned long long vruntime; /* its vruntime when it started */
+	unsigned long long __pad[6];
 };
 
 struct deadline_curr {

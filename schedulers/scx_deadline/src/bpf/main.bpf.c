@@ -4,17 +4,21 @@
  *
  * Policy, in the spirit of EEVDF: every task has a vruntime, advanced by the
  * time it runs scaled by 100 / weight, and a virtual deadline: its vruntime
- * plus one slice scaled the same way. The earliest deadline runs first.
+ * plus its request scaled the same way, where the request is the time it
+ * usually runs before sleeping, at most one slice. The earliest deadline
+ * runs first.
  *
- * A global virtual clock follows the vruntime of the tasks that start
- * running. A task that sleeps falls behind it (it has lag); on wakeup it
- * keeps that lag, clamped to one scaled slice, so a task that sleeps often
- * gets a deadline earlier than any CPU hog's, and a long sleep earns no more
- * than one slice of credit.
+ * A global virtual clock follows the smallest vruntime among the running
+ * tasks (like CFS's min_vruntime, over all CPUs; it never goes back). A
+ * task that sleeps falls behind it (it has lag); on wakeup it keeps that
+ * lag, clamped to one scaled slice, so a task that sleeps often gets a
+ * deadline earlier than any running CPU hog's, and a long sleep earns no
+ * more than one slice of credit.
  *
- * Wakeup preemption: a waking task that finds no idle CPU takes the CPU whose
- * running task has the latest deadline, if its own is earlier by at least the
- * preemption threshold. Each CPU's current deadline is kept in an arena array
+ * Wakeup preemption: a waking task that finds no idle CPU preempts a task
+ * whose deadline is later than its own by more than the preemption threshold:
+ * the one on the waker's CPU if it qualifies (no IPI needed), else the one
+ * with the latest deadline. Each CPU's current deadline is kept in an arena array
  * for that, written in ops.running and ops.stopping.
  *
  * Waiting tasks are kept in one deadline-ordered queue whose back end is
@@ -49,6 +53,8 @@ struct task_ctx {
 	u64 vruntime;    /* virtual runtime, ns scaled by 100 / weight */
 	u64 started_at;  /* when it last started running, ns */
 	u64 runnable_at; /* when it last became runnable, ns */
+	u64 burst;       /* ns run since it last woke */
+	u64 avg_burst;   /* running average of burst at sleep, ns */
 };
 
 SCX_ARENA_RQ_DEFINE(runq, struct task_ctx, rq);
@@ -70,7 +76,7 @@ struct {
 struct scx_arena_rq __arena_global heap_q;
 struct scx_arena_rbtree_locked __arena_global rb_q;
 
-/* The virtual clock: the largest vruntime a task started running with. */
+/* The virtual clock: the smallest vruntime running, never going back. */
 u64 vclock;
 
 /* Arena pages: the statistics and each CPU's current deadline; set in init. */
@@ -95,10 +101,22 @@ static __always_inline struct deadline_cpu_stats __arena *cpu_stats(void)
 	return &stats->cpu[cpu_slot(bpf_get_smp_processor_id())];
 }
 
-static __always_inline u64 __arena *curr_deadline(s32 cpu)
+static __always_inline struct deadline_cpu_curr __arena *cpu_curr(s32 cpu)
 {
 	scx_arena_assoc();
-	return &curr->cpu[cpu_slot(cpu)].deadline;
+	return &curr->cpu[cpu_slot(cpu)];
+}
+
+static __always_inline u64 __arena *curr_deadline(s32 cpu)
+{
+	return &cpu_curr(cpu)->deadline;
+}
+
+static __always_inline u32 nr_cpus(void)
+{
+	u32 nr = scx_bpf_nr_cpu_ids();
+
+	return nr < DEADLINE_MAX_CPUS ? nr : DEADLINE_MAX_CPUS;
 }
 
 static __always_inline struct task_ctx __arena *task_ctx(struct task_struct *p)
@@ -121,10 +139,17 @@ static __always_inline u64 scale(u64 ns, struct task_struct *p)
 	return ns * 100 / (p->scx.weight ?: 1);
 }
 
-/* The deadline: the task's vruntime plus the slice it asks for. */
+/*
+ * The deadline: the task's vruntime plus its request, scaled. The request is
+ * what it usually runs before it sleeps (or has run since it woke, if more),
+ * at most a slice: a CPU hog asks for a whole slice, a task that wakes, runs
+ * briefly and sleeps asks for little and gets an early deadline.
+ */
 static __always_inline u64 task_deadline(struct task_ctx __arena *taskc, struct task_struct *p)
 {
-	return taskc->vruntime + scale(slice_ns(), p);
+	u64 req = taskc->avg_burst > taskc->burst ? taskc->avg_burst : taskc->burst;
+
+	return taskc->vruntime + scale(req < slice_ns() ? req : slice_ns(), p);
 }
 
 /* A CPU @p may run on, @cpu if it can (a wrong local DSQ ends the scheduler). */
@@ -151,25 +176,31 @@ static __always_inline s32 claim_idle_cpu(struct task_struct *p)
 	return scx_bpf_pick_idle_cpu(p->cpus_ptr, 0);
 }
 
+/* Whether @p may run on @cpu. */
+static __always_inline bool may_run_on(struct task_struct *p, s32 cpu)
+{
+	if (is_migration_disabled(p))
+		return cpu == scx_bpf_task_cpu(p);
+	return bpf_cpumask_test_cpu(cpu, p->cpus_ptr);
+}
+
 /*
- * The CPU to preempt for @p (deadline @dl): of the CPUs it may run on, the
- * one running the latest deadline, if that is later than @dl by more than
- * the threshold. The CPU is claimed by writing @dl as its deadline, so two
- * wakers never preempt the same task. Returns the CPU or -1.
+ * The CPU to preempt for @p (deadline @dl): one it may run on whose task's
+ * deadline is later than @dl by more than the threshold. This CPU (the
+ * waker's: no IPI, the woken task runs when the wakeup returns) if it
+ * qualifies, else the one running the latest deadline. The CPU is claimed
+ * by writing @dl as its deadline, so two wakers never preempt the same task.
+ * Returns the CPU or -1.
  */
 static __always_inline s32 preempt_target(struct task_struct *p, u64 dl)
 {
-	u64 best_dl = dl + tune.preempt_ns, d;
-	s32 cpu, best = -1;
-	u32 nr = scx_bpf_nr_cpu_ids();
+	u64 limit = dl + tune.preempt_ns, best_dl = limit, d;
+	s32 cpu, best = bpf_get_smp_processor_id();
 
-	if (is_migration_disabled(p)) {
-		cpu = scx_bpf_task_cpu(p);
-		if (*curr_deadline(cpu) > best_dl)
-			best = cpu;
-	} else {
-		bpf_for(cpu, 0, nr < DEADLINE_MAX_CPUS ? nr : DEADLINE_MAX_CPUS) {
-			if (!bpf_cpumask_test_cpu(cpu, p->cpus_ptr))
+	if (!may_run_on(p, best) || *curr_deadline(best) <= limit) {
+		best = -1;
+		bpf_for(cpu, 0, nr_cpus()) {
+			if (!may_run_on(p, cpu))
 				continue;
 			d = *curr_deadline(cpu);
 			if (d > best_dl) {
@@ -177,12 +208,11 @@ static __always_inline s32 preempt_target(struct task_struct *p, u64 dl)
 				best_dl = d;
 			}
 		}
+		if (best < 0)
+			return -1;
 	}
-	if (best < 0)
-		return -1;
-	best_dl = *curr_deadline(best);
-	if (best_dl <= dl + tune.preempt_ns ||
-	    __sync_val_compare_and_swap(curr_deadline(best), best_dl, dl) != best_dl)
+	d = *curr_deadline(best);
+	if (d <= limit || __sync_val_compare_and_swap(curr_deadline(best), d, dl) != d)
 		return -1;
 	return best;
 }
@@ -349,21 +379,36 @@ void BPF_STRUCT_OPS(deadline_runnable, struct task_struct *p, u64 enq_flags)
 		taskc->vruntime = now - lag_max;
 }
 
+/* Moves the clock up to the smallest vruntime running, @v on this CPU. */
+static __always_inline void advance_vclock(u64 v)
+{
+	struct deadline_cpu_curr __arena *c;
+	s32 cpu;
+
+	bpf_for(cpu, 0, nr_cpus()) {
+		c = cpu_curr(cpu);
+		if (c->deadline && c->vruntime < v)
+			v = c->vruntime;
+	}
+	/* A racy max, as in scx_simple: a lost update only delays the clock. */
+	if (vclock < v)
+		vclock = v;
+}
+
 void BPF_STRUCT_OPS(deadline_running, struct task_struct *p)
 {
 	struct task_ctx __arena *taskc = task_ctx(p);
-	s32 cpu = scx_bpf_task_cpu(p);
+	struct deadline_cpu_curr __arena *c = cpu_curr(scx_bpf_task_cpu(p));
 
 	if (!taskc) {
-		*curr_deadline(cpu) = 0;
+		c->deadline = 0;
 		return;
 	}
 	taskc->started_at = scx_bpf_now();
-	/* The clock follows the tasks that run (racy max, as in scx_simple). */
-	if (vclock < taskc->vruntime)
-		vclock = taskc->vruntime;
 	/* What a waking task must beat to preempt this CPU. */
-	*curr_deadline(cpu) = task_deadline(taskc, p);
+	c->vruntime = taskc->vruntime;
+	c->deadline = task_deadline(taskc, p);
+	advance_vclock(taskc->vruntime);
 }
 
 void BPF_STRUCT_OPS(deadline_stopping, struct task_struct *p, bool runnable)
@@ -375,8 +420,15 @@ void BPF_STRUCT_OPS(deadline_stopping, struct task_struct *p, bool runnable)
 	if (!taskc)
 		return;
 	/* Charge the time it ran, scaled by its weight. */
-	if (now > taskc->started_at)
+	if (now > taskc->started_at) {
 		taskc->vruntime += scale(now - taskc->started_at, p);
+		taskc->burst += now - taskc->started_at;
+	}
+	/* Going to sleep: fold this burst into the average (weight 1/4). */
+	if (!runnable) {
+		taskc->avg_burst = (3 * taskc->avg_burst + taskc->burst) / 4;
+		taskc->burst = 0;
+	}
 }
 
 void BPF_STRUCT_OPS(deadline_dequeue, struct task_struct *p, u64 deq_flags)
@@ -401,6 +453,8 @@ s32 BPF_STRUCT_OPS(deadline_init_task, struct task_struct *p, struct scx_init_ta
 		taskc->pid = p->pid;
 		/* A new task starts level with the clock: no lag, no debt. */
 		taskc->vruntime = vclock;
+		/* Until it has slept, it asks for a whole slice. */
+		taskc->avg_burst = slice_ns();
 	}
 	ref->addr = (u64)taskc;
 	return 0;
