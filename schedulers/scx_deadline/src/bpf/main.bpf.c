@@ -17,9 +17,9 @@
  *
  * Wakeup preemption: a waking task that finds no idle CPU preempts a task
  * whose deadline is later than its own by more than the preemption threshold:
- * the one on the waker's CPU if it qualifies (no IPI needed), else the one
- * with the latest deadline. Each CPU's current deadline is kept in an arena array
- * for that, written in ops.running and ops.stopping.
+ * the one on the CPU it wakes on if it qualifies (no migration needed), else
+ * the one with the latest deadline. Each CPU's current deadline is kept
+ * in an arena array for that, written in ops.running and ops.stopping.
  *
  * Waiting tasks are kept in one deadline-ordered queue whose back end is
  * chosen at load time: the arena run queue (a locked heap), the arena
@@ -186,16 +186,17 @@ static __always_inline bool may_run_on(struct task_struct *p, s32 cpu)
 
 /*
  * The CPU to preempt for @p (deadline @dl): one it may run on whose task's
- * deadline is later than @dl by more than the threshold. This CPU (the
- * waker's: no IPI, the woken task runs when the wakeup returns) if it
- * qualifies, else the one running the latest deadline. The CPU is claimed
- * by writing @dl as its deadline, so two wakers never preempt the same task.
+ * deadline is later than @dl by more than the threshold: the CPU @p is being
+ * enqueued on if it qualifies (no migration; no IPI either when that is the
+ * CPU handling the wakeup), else the one running the latest deadline. The
+ * CPU is claimed by writing @dl as its deadline, so two wakers never preempt
+ * the same task.
  * Returns the CPU or -1.
  */
 static __always_inline s32 preempt_target(struct task_struct *p, u64 dl)
 {
 	u64 limit = dl + tune.preempt_ns, best_dl = limit, d;
-	s32 cpu, best = bpf_get_smp_processor_id();
+	s32 cpu, best = scx_bpf_task_cpu(p);
 
 	if (!may_run_on(p, best) || *curr_deadline(best) <= limit) {
 		best = -1;
