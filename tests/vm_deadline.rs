@@ -117,28 +117,56 @@ fn dsq_runs_stress_ng_and_hackbench_and_unregisters_cleanly() {
     stress_run("dsq", 8, 5);
 }
 
-/// Two CPU hogs on 2 vCPUs plus cyclictest (SCHED_OTHER, 1 ms period).
-const LATENCY_WORKLOAD: &str = "stress-ng --cpu 2 --timeout 14s &
+/// Two CPU hogs on 2 vCPUs plus cyclictest (SCHED_OTHER, 1 ms period), its
+/// latency histogram (1 µs buckets up to 20 ms) summed up in the guest as
+/// `CYCLICTEST avg=<us> max=<us> p50=<us> p99=<us>` (-1: beyond 20 ms).
+/// Busybox awk reads numbers with leading zeros as octal: d() strips them.
+const LATENCY_WORKLOAD: &str = r#"stress-ng --cpu 2 --timeout 14s &
 SNG=$!
 sleep 1
-cyclictest --policy=other -t1 -i 1000 -D 10 -q
-wait $SNG";
+cyclictest --policy=other -t1 -i 1000 -D 10 -q -h 20000 --histfile=/tmp/ct.hist
+awk 'function d(x) { sub(/^0+/, "", x); return x + 0 }
+/^# Total:/ { n = d($3) }
+/^# Avg Latencies:/ { avg = d($4) }
+/^# Max Latencies:/ { max = d($4) }
+!/^#/ { c[d($1)] = d($2) }
+END {
+	p50 = -1; p99 = -1; t = 0
+	for (i = 0; i < 20000; i++) {
+		t += c[i]
+		if (p50 < 0 && t * 2 >= n) p50 = i
+		if (p99 < 0 && t * 100 >= n * 99) p99 = i
+	}
+	print "CYCLICTEST avg=" avg " max=" max " p50=" p50 " p99=" p99
+}' /tmp/ct.hist
+wait $SNG"#;
 
-/// cyclictest's (avg, max) latency in µs from its `-q` summary line
-/// (`T: 0 ( 123) P: 0 I:1000 C: 9990 Min: 5 Act: 10 Avg: 20 Max: 300`).
-fn cyclictest_avg_max(log: &str) -> Option<(u64, u64)> {
+/// cyclictest's latency summary in µs: avg, max, p50, p99 (p50 and p99
+/// are -1 when beyond the histogram).
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Latency {
+    avg: i64,
+    max: i64,
+    p50: i64,
+    p99: i64,
+}
+
+fn cyclictest_latency(log: &str) -> Option<Latency> {
     let line = log
         .lines()
-        .find(|l| l.contains("Avg:") && l.contains("Max:"))?;
+        .find_map(|l| l.trim().strip_prefix("CYCLICTEST "))?;
     let field = |key: &str| {
-        line.split(key)
-            .nth(1)?
-            .split_whitespace()
-            .next()?
+        line.split_whitespace()
+            .find_map(|kv| kv.strip_prefix(key)?.strip_prefix('='))?
             .parse()
             .ok()
     };
-    Some((field("Avg:")?, field("Max:")?))
+    Some(Latency {
+        avg: field("avg")?,
+        max: field("max")?,
+        p50: field("p50")?,
+        p99: field("p99")?,
+    })
 }
 
 /// Wakeup preemption: cyclictest under two CPU hogs, first on the kernel's
@@ -166,26 +194,19 @@ fn wakeup_preemption_keeps_cyclictest_latency_low_under_cpu_load() {
     }
     let run = result.vm.as_ref().expect("a VM run");
     assert_eq!(run.exit_code("eevdf"), Some(0), "the EEVDF phase failed");
-    let eevdf = cyclictest_avg_max(run.output("eevdf").unwrap_or_default())
+    let eevdf = cyclictest_latency(run.output("eevdf").unwrap_or_default())
         .expect("cyclictest summary on EEVDF");
-    let ours = cyclictest_avg_max(run.output("sched").unwrap_or_default())
+    let ours = cyclictest_latency(run.output("sched").unwrap_or_default())
         .expect("cyclictest summary on scx_deadline");
-    println!("cyclictest under 2 CPU hogs, 2 vCPUs (us):   avg    max");
-    println!(
-        "  EEVDF (no scheduler)                   {:>7} {:>7}",
-        eevdf.0, eevdf.1
-    );
-    println!(
-        "  scx_deadline (heap)                    {:>7} {:>7}",
-        ours.0, ours.1
-    );
-
-    for phase in ["eevdf", "sched"] {
-        for l in run.output(phase).unwrap_or_default().lines() {
-            if l.contains("Avg:") || l.starts_with("stats") {
-                println!("[{phase}] {}", l.trim());
-            }
-        }
+    println!("cyclictest under 2 CPU hogs, 2 vCPUs (us):     avg     p50     p99     max");
+    for (name, l) in [
+        ("EEVDF (no scheduler)", eevdf),
+        ("scx_deadline (heap)", ours),
+    ] {
+        println!(
+            "  {name:<40} {:>7} {:>7} {:>7} {:>7}",
+            l.avg, l.p50, l.p99, l.max
+        );
     }
     let preempt = result.stat("preempt").expect("final stats");
     println!("preemptions: {preempt}");
@@ -195,21 +216,29 @@ fn wakeup_preemption_keeps_cyclictest_latency_low_under_cpu_load() {
         result.final_stats
     );
     assert!(
-        ours.0 < 10_000,
+        ours.avg < 10_000,
         "cyclictest average {} us: wakeup preemption is not working",
-        ours.0
+        ours.avg
     );
 }
 
 #[test]
 fn parses_cyclictest_and_stress_ng_output() {
     let log = "# /dev/cpu_dma_latency set to 0us\n\
-               T: 0 (16114) P: 0 I:1000 C:   1996 Min:     34 Act:   65 Avg:   69 Max:    3666\n\
+               CYCLICTEST avg=69 max=3666 p50=65 p99=-1\n\
                stress-ng: metrc: [95] stressor       bogo ops real time\n\
                stress-ng: metrc: [95] cpu                2068      2.00\n\
                stress-ng: metrc: [95] fork                 12      2.00\n\
                HACKBENCH-ROUNDS 7\n";
-    assert_eq!(cyclictest_avg_max(log), Some((69, 3666)));
+    assert_eq!(
+        cyclictest_latency(log),
+        Some(Latency {
+            avg: 69,
+            max: 3666,
+            p50: 65,
+            p99: -1
+        })
+    );
     assert_eq!(
         stressor_ops(log),
         [("cpu".to_string(), 2068), ("fork".to_string(), 12)]

@@ -281,7 +281,7 @@ static __always_inline int queue_push(struct task_struct *p, struct task_ctx __a
 	return runq_push(&heap_q, taskc, p->pid, dl);
 }
 
-/* Takes @p out of the arena queue, if it is in it. */
+/* Takes the task of @taskc out of the arena queue, if it is in it. */
 static __always_inline void queue_remove(struct task_ctx __arena *taskc)
 {
 	if (!taskc)
@@ -292,6 +292,7 @@ static __always_inline void queue_remove(struct task_ctx __arena *taskc)
 		runq_remove(&heap_q, taskc);
 }
 
+/* Tasks waiting in the queue (a lock-free snapshot). */
 static __always_inline u64 queue_depth(void)
 {
 	if (queue_kind == DEADLINE_QUEUE_DSQ)
@@ -329,7 +330,7 @@ void BPF_STRUCT_OPS(deadline_enqueue, struct task_struct *p, u64 enq_flags)
 		scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL_ON | cpu, slice_ns(), enq_flags);
 		return;
 	}
-	/* Woken with every CPU busy: displace the latest deadline if it is later. */
+	/* Woken with every CPU busy: preempt a later deadline (preempt_target()). */
 	if (taskc && (enq_flags & SCX_ENQ_WAKEUP)) {
 		cpu = preempt_target(p, dl);
 		if (cpu >= 0) {
@@ -369,15 +370,15 @@ void BPF_STRUCT_OPS(deadline_dispatch, s32 cpu, struct task_struct *prev)
 void BPF_STRUCT_OPS(deadline_runnable, struct task_struct *p, u64 enq_flags)
 {
 	struct task_ctx __arena *taskc = task_ctx(p);
-	u64 lag_max, now = vclock;
+	u64 lag_max, clock = vclock;
 
 	if (!taskc)
 		return;
 	taskc->runnable_at = scx_bpf_now();
 	/* Keep the lag a sleep earned, but at most one scaled slice of it. */
 	lag_max = scale(slice_ns(), p);
-	if (now > lag_max && taskc->vruntime < now - lag_max)
-		taskc->vruntime = now - lag_max;
+	if (clock > lag_max && taskc->vruntime < clock - lag_max)
+		taskc->vruntime = clock - lag_max;
 }
 
 /* Moves the clock up to the smallest vruntime running, @v on this CPU. */
