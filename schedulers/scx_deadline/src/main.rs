@@ -16,14 +16,17 @@ mod bpf_intf {
 }
 
 use std::mem::MaybeUninit;
-use std::time::Duration;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use clap::{Parser, ValueEnum};
 use libbpf_rs::skel::Skel;
 use libbpf_rs::OpenObject;
+use scx_arena::alloc::AllocView;
 use scx_arena::arena::{ArenaPod, ArenaView};
-use scx_arena::runtime::{require_sched_ext, shutdown_flag, stats_line, watch};
+use scx_arena::lathist::LatHist;
+use scx_arena::runtime::{self, require_sched_ext, shutdown_flag, CommonOpts, SchedError};
+use scx_arena::serve::{Service, Tunable};
+use scx_arena::stats::{Metric, Snapshot};
 use scx_utils::{scx_ops_attach, scx_ops_load, scx_ops_open, uei_exited, uei_report};
 
 use bpf_skel::{BpfSkel, BpfSkelBuilder};
@@ -59,13 +62,13 @@ impl Queue {
 #[command(version)]
 struct Opts {
     /// Time slice, and the request behind each deadline, in microseconds
-    /// (100..=1000000).
+    /// (100..=1000000). Live: --tune slice_us=N.
     #[arg(long, default_value_t = 5_000, value_parser = clap::value_parser!(u64).range(100..=1_000_000))]
     slice_us: u64,
 
     /// How much earlier, in microseconds of virtual time, a waking task's
     /// deadline must be than a running task's for it to preempt that task
-    /// (0..=1000000; 0: any earlier deadline preempts).
+    /// (0..=1000000; 0: any earlier deadline preempts). Live: --tune preempt_us=N.
     #[arg(long, default_value_t = 250, value_parser = clap::value_parser!(u64).range(0..=1_000_000))]
     preempt_us: u64,
 
@@ -73,73 +76,115 @@ struct Opts {
     #[arg(long, value_enum, default_value_t = Queue::Heap)]
     queue: Queue,
 
-    /// Print statistics every SECS seconds (0: only at exit).
-    #[arg(long, value_name = "SECS", default_value_t = 1.0)]
-    stats: f64,
+    #[command(flatten)]
+    common: CommonOpts,
 }
 
-/// Totals over all CPUs, plus the gauges.
-#[derive(Debug, Default, Clone, Copy)]
-struct Totals {
-    local: u64,
-    enqueue: u64,
-    dispatch: u64,
-    preempt: u64,
-    fallback: u64,
-    /// Tasks waiting in the queue at the last dispatch (a gauge).
-    queued: u64,
-    /// The live knobs, as the BPF side reads them.
-    slice_us: u64,
-    preempt_us: u64,
+/// The live tunables: the same names and ranges as the flags.
+const TUNABLES: &[Tunable] = &[
+    Tunable {
+        name: "slice_us",
+        min: 100,
+        max: 1_000_000,
+    },
+    Tunable {
+        name: "preempt_us",
+        min: 0,
+        max: 1_000_000,
+    },
+];
+
+/// The loaded scheduler, as the shared runtime sees it.
+struct Deadline<'a, 'obj> {
+    skel: &'a mut BpfSkel<'obj>,
 }
 
-fn read_totals(skel: &BpfSkel) -> Result<Totals> {
-    let bss = skel.maps.bss_data.as_ref().context("no .bss")?;
-    let view = ArenaView::of_object(skel.object())?;
-    let stats: bpf_intf::deadline_stats = view.read(bss.stats as u64)?;
-    let mut t = stats.cpu.iter().fold(Totals::default(), |t, c| Totals {
-        local: t.local + c.local,
-        enqueue: t.enqueue + c.enqueue,
-        dispatch: t.dispatch + c.dispatch,
-        preempt: t.preempt + c.preempt,
-        fallback: t.fallback + c.fallback,
-        ..t
-    });
-    t.queued = stats.queued;
-    t.slice_us = bss.tune.slice_ns / 1000;
-    t.preempt_us = bss.tune.preempt_ns / 1000;
-    Ok(t)
+impl runtime::Scheduler for Deadline<'_, '_> {
+    fn tunables(&self) -> &'static [Tunable] {
+        TUNABLES
+    }
+
+    fn snapshot(&mut self) -> Result<Snapshot, SchedError> {
+        let skel = &*self.skel;
+        let bss = skel.maps.bss_data.as_ref().ok_or("no .bss")?;
+        let view = ArenaView::of_object(skel.object())?;
+        let stats: bpf_intf::deadline_stats = view.read(bss.stats as u64)?;
+        let sum = |f: fn(&bpf_intf::deadline_cpu_stats) -> u64| stats.cpu.iter().map(f).sum();
+
+        let mut s = Snapshot::new("scx_deadline");
+        s.push(Metric::counter(
+            "local",
+            "wakeups that found an idle CPU and ran there directly",
+            sum(|c| c.local),
+        ))
+        .push(Metric::counter(
+            "enqueue",
+            "tasks queued by deadline",
+            sum(|c| c.enqueue),
+        ))
+        .push(Metric::counter(
+            "dispatch",
+            "tasks moved from the queue to the CPU that asked",
+            sum(|c| c.dispatch),
+        ))
+        .push(Metric::counter(
+            "preempt",
+            "wakeups that preempted a task with a later deadline",
+            sum(|c| c.preempt),
+        ))
+        .push(Metric::counter(
+            "fallback",
+            "tasks the arena queue refused, sent to SCX_DSQ_GLOBAL",
+            sum(|c| c.fallback),
+        ))
+        .push(Metric::gauge(
+            "queued",
+            "tasks waiting in the queue, sampled at each dispatch",
+            stats.queued,
+        ))
+        .push_alloc(&AllocView::of_object(skel.object())?.stats()?);
+        s.wake_to_run = Some(LatHist::read_per_cpu(
+            &view,
+            bss.wake_lat as u64,
+            bss.nr_lat as usize,
+        )?);
+        s.tunables
+            .push(("slice_us".into(), bss.tune.slice_ns / 1000));
+        s.tunables
+            .push(("preempt_us".into(), bss.tune.preempt_ns / 1000));
+        Ok(s)
+    }
+
+    fn tune(&mut self, name: &'static str, value: u64) -> Result<(), SchedError> {
+        let bss = self.skel.maps.bss_data.as_mut().ok_or("no .bss")?;
+        match name {
+            "slice_us" => bss.tune.slice_ns = value * 1000,
+            "preempt_us" => bss.tune.preempt_ns = value * 1000,
+            _ => return Err(format!("no tunable {name}").into()),
+        }
+        Ok(())
+    }
+
+    fn exited(&mut self) -> bool {
+        uei_exited!(&*self.skel, uei)
+    }
 }
 
-fn print_totals(prefix: &str, t: Totals) {
-    println!(
-        "{}",
-        stats_line(
-            prefix,
-            &[
-                ("local", t.local),
-                ("enqueue", t.enqueue),
-                ("dispatch", t.dispatch),
-                ("preempt", t.preempt),
-                ("fallback", t.fallback),
-                ("queued", t.queued),
-                ("slice_us", t.slice_us),
-                ("preempt_us", t.preempt_us),
-            ]
-        )
-    );
+fn main() -> std::process::ExitCode {
+    runtime::report(run(Opts::parse()))
 }
 
-fn main() -> Result<()> {
-    let opts = Opts::parse();
-    if !(opts.stats >= 0.0 && opts.stats.is_finite()) {
-        bail!(
-            "--stats must be a non-negative number of seconds, not {}",
-            opts.stats
-        );
+fn run(opts: Opts) -> Result<()> {
+    let shutdown = shutdown_flag()?;
+    if let Some(done) = runtime::client_mode(&opts.common, &shutdown) {
+        return Ok(done?);
     }
     require_sched_ext()?;
-    let shutdown = shutdown_flag()?;
+    runtime::capture_libbpf_log();
+    let service = Service::launch(&opts.common.stats_socket, opts.common.metrics_addr)?;
+    if let Some(addr) = service.metrics_addr() {
+        println!("scx_deadline: metrics at http://{addr}/metrics");
+    }
 
     loop {
         let mut open_object = MaybeUninit::<OpenObject>::uninit();
@@ -157,24 +202,20 @@ fn main() -> Result<()> {
         let tune = &mut skel.maps.bss_data.as_mut().context("no .bss")?.tune;
         tune.slice_ns = opts.slice_us * 1000;
         tune.preempt_ns = opts.preempt_us * 1000;
-        let mut skel = scx_ops_load!(skel, deadline_ops, uei)?;
+        let mut skel = scx_ops_load!(skel, deadline_ops, uei).map_err(runtime::load_error)?;
         let link = scx_ops_attach!(skel, deadline_ops)?;
         println!(
             "scx_deadline: attached (queue {:?}, slice {} us, preempt {} us)",
             opts.queue, opts.slice_us, opts.preempt_us
         );
 
-        let interval = Duration::from_secs_f64(opts.stats);
-        watch(
+        runtime::serve(
+            &mut Deadline { skel: &mut skel },
+            opts.common.interval(),
+            Some(&service),
             &shutdown,
-            interval,
-            || uei_exited!(&skel, uei),
-            || {
-                print_totals("stats:", read_totals(&skel)?);
-                anyhow::Ok(())
-            },
-        )?;
-        print_totals("stats-final:", read_totals(&skel)?);
+        )
+        .map_err(|e| anyhow::anyhow!("reading the scheduler: {e}"))?;
         drop(link);
         let exit = uei_report!(&skel, uei)?;
         if !exit.should_restart() {

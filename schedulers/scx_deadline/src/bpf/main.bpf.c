@@ -27,6 +27,7 @@
  */
 #include <scx/common.bpf.h>
 #include <scx_arena/alloc.h>
+#include <scx_arena/lathist.h>
 #include <scx_arena/rbtree.h>
 #include <scx_arena/rq.h>
 #include "intf.h"
@@ -82,6 +83,10 @@ u64 vclock;
 /* Arena pages: the statistics and each CPU's current deadline; set in init. */
 struct deadline_stats __arena *stats;
 struct deadline_curr __arena *curr;
+
+/* Wake-to-run latency histograms, one per CPU (nr_lat of them); from init. */
+struct scx_arena_lathist __arena *wake_lat;
+u32 nr_lat;
 
 static __always_inline void stat_inc(u64 __arena *counter)
 {
@@ -407,6 +412,15 @@ void BPF_STRUCT_OPS(deadline_running, struct task_struct *p)
 		return;
 	}
 	taskc->started_at = scx_bpf_now();
+	/* First run since waking: count the wake-to-run latency. */
+	if (taskc->runnable_at) {
+		u32 me = bpf_get_smp_processor_id();
+
+		if (me < nr_lat)
+			scx_arena_lathist_record(&wake_lat[me],
+						 taskc->started_at - taskc->runnable_at);
+		taskc->runnable_at = 0;
+	}
 	/* What a waking task must beat to preempt this CPU. */
 	c->vruntime = taskc->vruntime;
 	c->deadline = task_deadline(taskc, p);
@@ -487,6 +501,12 @@ s32 BPF_STRUCT_OPS_SLEEPABLE(deadline_init)
 	curr = scx_arena_pages_alloc(curr_pages);
 	if (!stats || !curr) {
 		scx_bpf_error("cannot allocate %u arena pages", pages + curr_pages);
+		return -ENOMEM;
+	}
+	nr_lat = scx_bpf_nr_cpu_ids();
+	wake_lat = scx_arena_lathist_alloc(nr_lat);
+	if (!wake_lat) {
+		scx_bpf_error("cannot allocate %u latency histograms", nr_lat);
 		return -ENOMEM;
 	}
 	if (queue_kind == DEADLINE_QUEUE_DSQ)
