@@ -1,0 +1,132 @@
+//! scx_fair in the sched_ext VM: both queue back ends under stress-ng (cpu,
+//! fork, affinity churn) and hackbench on a simulated 2-LLC machine (4 vCPUs,
+//! two sockets with an L3 each), with the cross-domain steals the topology
+//! must produce.
+
+use std::time::Duration;
+
+use scx_arena::run::{build_scheduler, SchedRun, SchedRunResult, CLEAN_EXIT};
+use scx_arena::vm::{Topology, VmConfig};
+
+/// Work that keeps one LLC domain overloaded while the other runs dry, so
+/// its CPUs must steal: busy loops start pinned to domain 0 (CPUs 0-1) and
+/// are then allowed everywhere; they never sleep, so no wakeup moves them
+/// and only the other domain's dispatches can.
+const UNEVEN: &str = "\
+pids=''
+for i in 1 2 3 4 5 6; do taskset 0x3 sh -c 'while :; do :; done' & pids=\"$pids $!\"; done
+sleep 1
+for p in $pids; do taskset -p 0xf $p > /dev/null; done
+sleep 4
+kill $pids
+wait $pids 2>/dev/null
+echo UNEVEN-DONE";
+
+/// The workload: stress-ng's stressors plus the uneven burst at once, then
+/// hackbench; `secs` of stress-ng.
+fn workload(secs: u64) -> String {
+    format!(
+        "( {UNEVEN} ) &
+U=$!
+stress-ng --cpu 2 --fork 2 --affinity 2 --timeout {secs}s --metrics-brief
+rc=$?
+wait $U
+hackbench -g 2 -l 200 || rc=1
+exit $rc"
+    )
+}
+
+/// Bogo ops of each stressor stress-ng reported (`metrc:` lines).
+fn stressor_ops(log: &str) -> Vec<(String, u64)> {
+    log.lines()
+        .filter_map(|l| {
+            let rest = l.split("metrc:").nth(1)?;
+            let mut w = rest.split_whitespace().skip(1);
+            let name = w.next()?;
+            let ops = w.next()?.parse().ok()?;
+            Some((name.to_string(), ops))
+        })
+        .collect()
+}
+
+fn run(args: &[&str], secs: u64) -> SchedRunResult {
+    let bin = build_scheduler("scx_fair", false).expect("build scx_fair");
+    let result = SchedRun::new(&bin)
+        .args(args.iter().copied())
+        .workload(workload(secs))
+        .vm_config(
+            VmConfig::new()
+                .topology(Topology::llcs(2, 2))
+                .timeout(Duration::from_secs(400)),
+        )
+        .vm()
+        .expect("VM run");
+    if let Some(t) = result.enabled_after {
+        println!("boot to scheduler enabled: {:.1} s", t.as_secs_f64());
+    }
+    println!("final stats: {:?}", result.final_stats);
+    if let Err(e) = result.check_clean() {
+        panic!("scx_fair {args:?} run was not clean: {e}");
+    }
+    assert_eq!(result.states, ["disabled", "enabled", "disabled"]);
+    assert_eq!(result.kernel_exit_reason.as_deref(), Some(CLEAN_EXIT));
+
+    // Every stressor made progress, and hackbench finished.
+    let ops = stressor_ops(&result.log);
+    println!("stress-ng bogo ops: {ops:?}");
+    for s in ["cpu", "fork", "affinity"] {
+        let n = ops.iter().find(|(k, _)| k == s).map(|(_, n)| *n);
+        assert!(
+            n.is_some_and(|n| n > 0),
+            "stressor {s} made no progress: {ops:?}"
+        );
+    }
+    assert!(
+        result.log.lines().any(|l| l.trim().starts_with("Time:")),
+        "hackbench did not finish"
+    );
+    assert!(
+        result.log.contains("UNEVEN-DONE"),
+        "the uneven burst did not end"
+    );
+
+    // The scheduler saw both LLCs and scheduled the work itself.
+    let stat = |k: &str| {
+        result
+            .stat(k)
+            .unwrap_or_else(|| panic!("no {k} in the final stats"))
+    };
+    assert_eq!(stat("domains"), 2, "{:?}", result.final_stats);
+    assert!(stat("enqueues") > 0, "{:?}", result.final_stats);
+    assert!(stat("dispatches") > 0, "{:?}", result.final_stats);
+    assert!(
+        stat("local") + stat("remote") > 0,
+        "{:?}",
+        result.final_stats
+    );
+    assert_eq!(stat("fallback"), 0, "{:?}", result.final_stats);
+    assert_eq!(stat("slice_us"), 20_000, "{:?}", result.final_stats);
+    result
+}
+
+/// The arena RB-tree back end on 2 LLCs: stress-ng and hackbench for more
+/// than 20 s, every stressor progressing, clean unload, and the idle domain
+/// stealing from the overloaded one.
+#[test]
+fn fair_rbtree_two_llcs_stress_steals_and_unloads_cleanly() {
+    let result = run(&["--queue", "rbtree"], 20);
+    let stolen = result.stat("stolen").expect("stolen in the final stats");
+    assert!(
+        stolen > 0,
+        "no cross-domain steals: {:?}",
+        result.final_stats
+    );
+}
+
+/// The kernel-DSQ back end under the same policy, shorter.
+#[test]
+fn fair_dsq_two_llcs_stress_unloads_cleanly() {
+    let result = run(&["--queue", "dsq"], 8);
+    let stolen = result.stat("stolen").expect("stolen in the final stats");
+    println!("dsq back end: {stolen} steals");
+}
