@@ -1,7 +1,7 @@
 //! scx_fair in the sched_ext VM: both queue back ends under stress-ng (cpu,
 //! fork, affinity churn) and hackbench on a simulated 2-LLC machine (4 vCPUs,
 //! two sockets with an L3 each), with the cross-domain steals the topology
-//! must produce.
+//! must produce, and nice levels honoured on a shared CPU.
 
 use std::time::Duration;
 
@@ -22,8 +22,19 @@ kill $pids
 wait $pids 2>/dev/null
 echo UNEVEN-DONE";
 
+/// Weighted fairness: two counting loops share CPU 3, one at nice 0 (weight
+/// 1024) and one reniced to 5 (weight 335), for 6 s; each prints its count
+/// (busybox has renice, not nice).
+const WEIGHTS: &str = "\
+taskset 0x8 sh -c 'trap \"echo COUNT-nice0 \\$n; exit 0\" TERM; n=0; while :; do n=$((n+1)); done' & A=$!
+taskset 0x8 sh -c 'trap \"echo COUNT-nice5 \\$n; exit 0\" TERM; n=0; while :; do n=$((n+1)); done' & B=$!
+renice 5 -p $B > /dev/null
+sleep 6
+kill -TERM $A $B
+wait $A $B";
+
 /// The workload: stress-ng's stressors plus the uneven burst at once, then
-/// hackbench; `secs` of stress-ng.
+/// hackbench, then the weights; `secs` of stress-ng.
 fn workload(secs: u64) -> String {
     format!(
         "( {UNEVEN} ) &
@@ -32,8 +43,23 @@ stress-ng --cpu 2 --fork 2 --affinity 2 --timeout {secs}s --metrics-brief
 rc=$?
 wait $U
 hackbench -g 2 -l 200 || rc=1
+{WEIGHTS}
 exit $rc"
     )
+}
+
+/// The count a weight-test loop printed (`COUNT-<name> <n>`).
+fn count(log: &str, name: &str) -> u64 {
+    let key = format!("COUNT-{name} ");
+    log.lines()
+        .find_map(|l| l.trim().strip_prefix(key.as_str()))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| {
+            panic!(
+                "no {key}line in the log:\n{}",
+                scx_arena::vm::tail_lines(log, 30)
+            )
+        })
 }
 
 /// Bogo ops of each stressor stress-ng reported (`metrc:` lines).
@@ -106,6 +132,12 @@ fn run(args: &[&str], secs: u64) -> SchedRunResult {
     );
     assert_eq!(stat("fallback"), 0, "{:?}", result.final_stats);
     assert_eq!(stat("slice_us"), 20_000, "{:?}", result.final_stats);
+
+    // Weight 1024 against 335 on one CPU: about 3 to 1; at least 1.5 to 1.
+    let (heavy, light) = (count(&result.log, "nice0"), count(&result.log, "nice5"));
+    let ratio = heavy as f64 / light.max(1) as f64;
+    println!("nice 0 vs nice 5 on one CPU: {heavy} vs {light} loops, ratio {ratio:.2}");
+    assert!(ratio > 1.5, "weights not honoured: {heavy} vs {light}");
     result
 }
 

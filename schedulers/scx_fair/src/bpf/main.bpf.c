@@ -215,6 +215,12 @@ void BPF_STRUCT_OPS(fair_enqueue, struct task_struct *p, u64 enq_flags)
 		scx_bpf_dsq_insert(p, SCX_DSQ_GLOBAL, slice_ns(), enq_flags);
 		return;
 	}
+	/*
+	 * A node still linked is stale: a dispatcher took the task by pid while
+	 * it was dequeued and queued again. Unlink it before queueing anew.
+	 */
+	if (queue_kind == FAIR_QUEUE_RBTREE && scx_arena_rb_node_linked(&tc->rb))
+		fairq_locked_remove(&dom_of(tc->dom)->rq, tc);
 	vtime = queue_vtime(tc, d);
 	if (queue_kind == FAIR_QUEUE_DSQ) {
 		scx_bpf_dsq_insert_vtime(p, d, slice_ns(), vtime, enq_flags);
@@ -284,11 +290,62 @@ static __always_inline bool take_from(u32 d, s32 cpu)
 	return true;
 }
 
+/* The vtime of domain @d's first task into *@vtime; false when @d is empty. */
+static __always_inline bool head_vtime(u32 d, u64 *vtime)
+{
+	struct fair_dom __arena *dm = dom_of(d);
+	struct scx_arena_rb_node __arena *n;
+	struct task_struct *p;
+
+	if (queue_kind == FAIR_QUEUE_DSQ) {
+		bpf_for_each(scx_dsq, p, d, 0) {
+			*vtime = p->scx.dsq_vtime;
+			return true;
+		}
+		return false;
+	}
+	if (scx_arena_rbtree_locked_empty(&dm->rq))
+		return false;
+	if (scx_arena_lock_acquire_or_error(&dm->rq.lock, "fair domain"))
+		return false;
+	/* The key is read under the lock: the node's owner may free it next. */
+	n = scx_arena_rbtree_first(&dm->rq.tree);
+	if (n)
+		*vtime = scx_arena_rb_key(n);
+	scx_arena_lock_release(&dm->rq.lock);
+	return n;
+}
+
+/*
+ * Whether @prev, still runnable at the end of its slice, should run on in
+ * domain @d: its vtime, charged for this slice (ops.stopping comes later),
+ * is no later than the first waiting task's.
+ */
+static __always_inline bool keep_prev(struct task_struct *prev, u32 d)
+{
+	struct task_ctx __arena *tc;
+	u64 vtime, head;
+
+	if (!prev || !(prev->scx.flags & SCX_TASK_QUEUED))
+		return false;
+	tc = task_ctx(prev);
+	if (!tc || !tc->running_at || tc->dom != d || !head_vtime(d, &head))
+		return false;
+	vtime = tc->vtime + (bpf_ktime_get_ns() - tc->running_at) * 100 / (prev->scx.weight ?: 1);
+	return (s64)(vtime - head) <= 0;
+}
+
 void BPF_STRUCT_OPS(fair_dispatch, s32 cpu, struct task_struct *prev)
 {
 	u32 d = cpu_to_dom(cpu), victim;
 	int i;
 
+	/*
+	 * prev is not queued yet: were it, it would come first. Dispatching
+	 * nothing keeps it running (the kernel refills its slice).
+	 */
+	if (keep_prev(prev, d))
+		return;
 	/* Own domain first: its tasks' caches are here. */
 	if (take_from(d, cpu)) {
 		stat_inc(&cpu_stats()->dispatches);
@@ -335,7 +392,7 @@ void BPF_STRUCT_OPS(fair_stopping, struct task_struct *p, bool runnable)
 	u64 weight = p->scx.weight ?: 1;
 
 	/* Charge the time used, scaled by weight: heavier tasks age slower. */
-	if (tc)
+	if (tc && tc->running_at)
 		tc->vtime += (bpf_ktime_get_ns() - tc->running_at) * 100 / weight;
 }
 
