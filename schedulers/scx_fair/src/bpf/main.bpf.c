@@ -342,7 +342,9 @@ void BPF_STRUCT_OPS(fair_dispatch, s32 cpu, struct task_struct *prev)
 
 	/*
 	 * prev is not queued yet: were it, it would come first. Dispatching
-	 * nothing keeps it running (the kernel refills its slice).
+	 * nothing keeps it running; the kernel refills its slice with
+	 * SCX_SLICE_DFL, not tune.slice_ns: scx_bpf_task_set_slice() falls back
+	 * to a p->scx.slice write on 7.2, which the kernel warns is deprecated.
 	 */
 	if (keep_prev(prev, d))
 		return;
