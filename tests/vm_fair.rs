@@ -33,18 +33,19 @@ sleep 6
 kill -TERM $A $B
 wait $A $B";
 
-/// The workload: stress-ng's stressors plus the uneven burst at once, then
-/// hackbench, then the weights; `secs` of stress-ng.
-fn workload(secs: u64) -> String {
+/// The workload: the shared stress suite (stress-ng cpu/fork/affinity,
+/// hackbench, two stats queries, the live retune `tune`) with the uneven
+/// burst beside it, then the weights.
+fn workload(secs: u64, tune: (&str, u64)) -> String {
     format!(
         "( {UNEVEN} ) &
 U=$!
-stress-ng --cpu 2 --fork 2 --affinity 2 --timeout {secs}s --metrics-brief
+( {} )
 rc=$?
 wait $U
-hackbench -g 2 -l 200 || rc=1
 {WEIGHTS}
-exit $rc"
+exit $rc",
+        SchedRun::stress_suite(secs, tune)
     )
 }
 
@@ -62,24 +63,12 @@ fn count(log: &str, name: &str) -> u64 {
         })
 }
 
-/// Bogo ops of each stressor stress-ng reported (`metrc:` lines).
-fn stressor_ops(log: &str) -> Vec<(String, u64)> {
-    log.lines()
-        .filter_map(|l| {
-            let rest = l.split("metrc:").nth(1)?;
-            let mut w = rest.split_whitespace().skip(1);
-            let name = w.next()?;
-            let ops = w.next()?.parse().ok()?;
-            Some((name.to_string(), ops))
-        })
-        .collect()
-}
-
 fn run(args: &[&str], secs: u64) -> SchedRunResult {
+    let tune = ("slice_us", 10_000);
     let bin = build_scheduler("scx_fair", false).expect("build scx_fair");
     let result = SchedRun::new(&bin)
         .args(args.iter().copied())
-        .workload(workload(secs))
+        .workload(workload(secs, tune))
         .vm_config(
             VmConfig::new()
                 .topology(Topology::llcs(2, 2))
@@ -91,31 +80,19 @@ fn run(args: &[&str], secs: u64) -> SchedRunResult {
         println!("boot to scheduler enabled: {:.1} s", t.as_secs_f64());
     }
     println!("final stats: {:?}", result.final_stats);
-    if let Err(e) = result.check_clean() {
-        panic!("scx_fair {args:?} run was not clean: {e}");
+    println!(
+        "stress-ng bogo ops {:?}, hackbench rounds {}",
+        result.stressor_ops, result.hackbench_rounds
+    );
+    if let Err(e) = result.check_stress_suite("enqueues", tune) {
+        panic!("scx_fair {args:?} stress suite failed: {e}");
     }
-    assert_eq!(result.states, ["disabled", "enabled", "disabled"]);
     assert_eq!(result.kernel_exit_reason.as_deref(), Some(CLEAN_EXIT));
     // No direct p->scx.slice/dsq_vtime writes (7.2 warns; its setter kfuncs
     // do not load here, see the kept-prev comment in main.bpf.c).
     if let Some(l) = result.log.lines().find(|l| l.contains("deprecated")) {
         panic!("the kernel warned: {l}");
     }
-
-    // Every stressor made progress, and hackbench finished.
-    let ops = stressor_ops(&result.log);
-    println!("stress-ng bogo ops: {ops:?}");
-    for s in ["cpu", "fork", "affinity"] {
-        let n = ops.iter().find(|(k, _)| k == s).map(|(_, n)| *n);
-        assert!(
-            n.is_some_and(|n| n > 0),
-            "stressor {s} made no progress: {ops:?}"
-        );
-    }
-    assert!(
-        result.log.lines().any(|l| l.trim().starts_with("Time:")),
-        "hackbench did not finish"
-    );
     assert!(
         result.log.contains("UNEVEN-DONE"),
         "the uneven burst did not end"
@@ -136,7 +113,7 @@ fn run(args: &[&str], secs: u64) -> SchedRunResult {
         result.final_stats
     );
     assert_eq!(stat("fallback"), 0, "{:?}", result.final_stats);
-    assert_eq!(stat("slice_us"), 20_000, "{:?}", result.final_stats);
+    assert!(stat("wake_to_run_count") > 0, "{:?}", result.final_stats);
 
     // Weight 1024 against 335 on one CPU: about 3 to 1; at least 1.5 to 1.
     let (heavy, light) = (count(&result.log, "nice0"), count(&result.log, "nice5"));

@@ -17,14 +17,17 @@ mod bpf_intf {
 
 use std::collections::BTreeMap;
 use std::mem::MaybeUninit;
-use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, ValueEnum};
 use libbpf_rs::skel::Skel;
 use libbpf_rs::OpenObject;
+use scx_arena::alloc::AllocView;
 use scx_arena::arena::{ArenaPod, ArenaView};
-use scx_arena::runtime::{require_sched_ext, shutdown_flag, stats_line, watch};
+use scx_arena::lathist::LatHist;
+use scx_arena::runtime::{self, require_sched_ext, shutdown_flag, CommonOpts, SchedError};
+use scx_arena::serve::{Service, Tunable};
+use scx_arena::stats::{Metric, Snapshot};
 use scx_utils::{scx_ops_attach, scx_ops_load, scx_ops_open, uei_exited, uei_report, Topology};
 
 use bpf_skel::{BpfSkel, BpfSkelBuilder};
@@ -49,7 +52,8 @@ enum Queue {
 #[derive(Debug, Parser)]
 #[command(version)]
 struct Opts {
-    /// Time slice of every task, in microseconds (100..=1000000).
+    /// Time slice of every task, in microseconds (100..=1000000). Live:
+    /// --tune slice_us=N.
     #[arg(long, default_value_t = 20_000, value_parser = clap::value_parser!(u64).range(100..=1_000_000))]
     slice_us: u64,
 
@@ -57,10 +61,16 @@ struct Opts {
     #[arg(long, value_enum, default_value_t = Queue::Rbtree)]
     queue: Queue,
 
-    /// Print statistics every SECS seconds (0: only at exit).
-    #[arg(long, value_name = "SECS", default_value_t = 1.0)]
-    stats: f64,
+    #[command(flatten)]
+    common: CommonOpts,
 }
+
+/// The live tunables: the same names and ranges as the flags.
+const TUNABLES: &[Tunable] = &[Tunable {
+    name: "slice_us",
+    min: 100,
+    max: 1_000_000,
+}];
 
 /// The LLC domain of each CPU (dense ids from 0) and the number of domains.
 fn domains() -> Result<(Vec<u32>, u32)> {
@@ -90,68 +100,112 @@ fn domains() -> Result<(Vec<u32>, u32)> {
     Ok((cpu_dom, ids.len() as u32))
 }
 
-/// Totals over all CPUs and domains.
-#[derive(Debug, Default, Clone, Copy)]
-struct Totals {
-    enqueues: u64,
-    dispatches: u64,
-    local: u64,
-    remote: u64,
-    stolen: u64,
-    fallback: u64,
-    /// Tasks waiting in the domains' queues (a gauge, not a counter).
-    queued: u64,
+/// The loaded scheduler, as the shared runtime sees it.
+struct Fair<'a, 'obj> {
+    skel: &'a mut BpfSkel<'obj>,
+    nr_doms: u32,
 }
 
-fn read_totals(skel: &BpfSkel, nr_doms: u32) -> Result<Totals> {
-    let bss = skel.maps.bss_data.as_ref().context("no .bss")?;
-    let view = ArenaView::of_object(skel.object())?;
-    let stats: bpf_intf::fair_stats = view.read(bss.stats as u64)?;
-    let mut t = stats.cpu.iter().fold(Totals::default(), |t, c| Totals {
-        enqueues: t.enqueues + c.enqueues,
-        dispatches: t.dispatches + c.dispatches,
-        local: t.local + c.local,
-        remote: t.remote + c.remote,
-        stolen: t.stolen + c.stolen,
-        fallback: t.fallback + c.fallback,
-        queued: 0,
-    });
-    t.queued = stats.dom[..nr_doms as usize].iter().map(|d| d.queued).sum();
-    Ok(t)
+impl runtime::Scheduler for Fair<'_, '_> {
+    fn tunables(&self) -> &'static [Tunable] {
+        TUNABLES
+    }
+
+    fn snapshot(&mut self) -> Result<Snapshot, SchedError> {
+        let skel = &*self.skel;
+        let bss = skel.maps.bss_data.as_ref().ok_or("no .bss")?;
+        let view = ArenaView::of_object(skel.object())?;
+        let stats: bpf_intf::fair_stats = view.read(bss.stats as u64)?;
+        let sum = |f: fn(&bpf_intf::fair_cpu_stats) -> u64| stats.cpu.iter().map(f).sum();
+        let queued = stats.dom[..self.nr_doms as usize]
+            .iter()
+            .map(|d| d.queued)
+            .sum();
+
+        let mut s = Snapshot::new("scx_fair");
+        s.push(Metric::counter(
+            "enqueues",
+            "tasks queued on a domain's run queue",
+            sum(|c| c.enqueues),
+        ))
+        .push(Metric::counter(
+            "dispatches",
+            "tasks moved from a run queue to a CPU",
+            sum(|c| c.dispatches),
+        ))
+        .push(Metric::counter(
+            "local",
+            "wakeups placed on an idle CPU in the waker's or prev_cpu's domain",
+            sum(|c| c.local),
+        ))
+        .push(Metric::counter(
+            "remote",
+            "wakeups placed on an idle CPU in another domain",
+            sum(|c| c.remote),
+        ))
+        .push(Metric::counter(
+            "stolen",
+            "tasks a CPU took from another domain's queue",
+            sum(|c| c.stolen),
+        ))
+        .push(Metric::counter(
+            "fallback",
+            "tasks the arena queue refused, sent to SCX_DSQ_GLOBAL",
+            sum(|c| c.fallback),
+        ))
+        .push(Metric::gauge(
+            "queued",
+            "tasks waiting in the domains' queues now",
+            queued,
+        ))
+        .push(Metric::gauge(
+            "domains",
+            "LLC domains, one run queue each",
+            u64::from(self.nr_doms),
+        ))
+        .push_alloc(&AllocView::of_object(skel.object())?.stats()?);
+        s.wake_to_run = Some(LatHist::read_per_cpu(
+            &view,
+            bss.wake_lat as u64,
+            bss.nr_lat as usize,
+        )?);
+        s.tunables
+            .push(("slice_us".into(), bss.tune.slice_ns / 1000));
+        Ok(s)
+    }
+
+    fn tune(&mut self, name: &'static str, value: u64) -> Result<(), SchedError> {
+        let bss = self.skel.maps.bss_data.as_mut().ok_or("no .bss")?;
+        match name {
+            "slice_us" => bss.tune.slice_ns = value * 1000,
+            _ => return Err(format!("no tunable {name}").into()),
+        }
+        Ok(())
+    }
+
+    fn exited(&mut self) -> bool {
+        uei_exited!(&*self.skel, uei)
+    }
 }
 
-fn print_totals(prefix: &str, t: Totals, nr_doms: u32, slice_ns: u64) {
-    println!(
-        "{}",
-        stats_line(
-            prefix,
-            &[
-                ("enqueues", t.enqueues),
-                ("dispatches", t.dispatches),
-                ("local", t.local),
-                ("remote", t.remote),
-                ("stolen", t.stolen),
-                ("fallback", t.fallback),
-                ("queued", t.queued),
-                ("domains", nr_doms as u64),
-                ("slice_us", slice_ns / 1000),
-            ]
-        )
-    );
+fn main() -> std::process::ExitCode {
+    runtime::report(run(Opts::parse()))
 }
 
-fn main() -> Result<()> {
-    let opts = Opts::parse();
-    if !(opts.stats >= 0.0 && opts.stats.is_finite()) {
-        bail!(
-            "--stats must be a non-negative number of seconds, not {}",
-            opts.stats
-        );
+fn run(opts: Opts) -> Result<()> {
+    let shutdown = shutdown_flag()?;
+    if let Some(done) = runtime::client_mode(&opts.common, &shutdown) {
+        return Ok(done?);
     }
     require_sched_ext()?;
-    let shutdown = shutdown_flag()?;
+    runtime::capture_libbpf_log();
+    let service = Service::launch(&opts.common.stats_socket, opts.common.metrics_addr)?;
+    if let Some(addr) = service.metrics_addr() {
+        println!("scx_fair: metrics at http://{addr}/metrics");
+    }
 
     loop {
+        // Read again on every (re)start: a hotplug restart may change it.
         let (cpu_dom, nr_doms) = domains()?;
         let mut open_object = MaybeUninit::<OpenObject>::uninit();
         let mut skel = scx_ops_open!(
@@ -174,30 +228,23 @@ fn main() -> Result<()> {
             .context("no .bss")?
             .tune
             .slice_ns = opts.slice_us * 1000;
-        let mut skel = scx_ops_load!(skel, fair_ops, uei)?;
+        let mut skel = scx_ops_load!(skel, fair_ops, uei).map_err(runtime::load_error)?;
         let link = scx_ops_attach!(skel, fair_ops)?;
         println!(
             "scx_fair: attached ({} LLC domains, queue {:?}, slice {} us)",
             nr_doms, opts.queue, opts.slice_us
         );
 
-        let slice = || skel.maps.bss_data.as_ref().map_or(0, |b| b.tune.slice_ns);
-        let interval = Duration::from_secs_f64(opts.stats);
-        watch(
-            &shutdown,
-            interval,
-            || uei_exited!(&skel, uei),
-            || {
-                print_totals("stats:", read_totals(&skel, nr_doms)?, nr_doms, slice());
-                anyhow::Ok(())
+        runtime::serve(
+            &mut Fair {
+                skel: &mut skel,
+                nr_doms,
             },
-        )?;
-        print_totals(
-            "stats-final:",
-            read_totals(&skel, nr_doms)?,
-            nr_doms,
-            slice(),
-        );
+            opts.common.interval(),
+            Some(&service),
+            &shutdown,
+        )
+        .map_err(|e| anyhow::anyhow!("reading the scheduler: {e}"))?;
         drop(link);
         let exit = uei_report!(&skel, uei)?;
         if !exit.should_restart() {

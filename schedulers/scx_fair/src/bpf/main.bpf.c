@@ -15,6 +15,7 @@
  */
 #include <scx/common.bpf.h>
 #include <scx_arena/alloc.h>
+#include <scx_arena/lathist.h>
 #include <scx_arena/rbtree.h>
 #include "intf.h"
 
@@ -82,6 +83,10 @@ struct {
 
 /* Arena page(s) holding struct fair_stats; allocated in init. */
 struct fair_stats __arena *stats;
+
+/* Wake-to-run latency histograms, one per CPU (nr_lat of them); from init. */
+struct scx_arena_lathist __arena *wake_lat;
+u32 nr_lat;
 
 static __always_inline u64 slice_ns(void)
 {
@@ -382,6 +387,14 @@ void BPF_STRUCT_OPS(fair_running, struct task_struct *p)
 	if (!tc)
 		return;
 	tc->running_at = bpf_ktime_get_ns();
+	/* First run since waking: count the wake-to-run latency. */
+	if (tc->runnable_at) {
+		u32 me = bpf_get_smp_processor_id();
+
+		if (me < nr_lat)
+			scx_arena_lathist_record(&wake_lat[me], tc->running_at - tc->runnable_at);
+		tc->runnable_at = 0;
+	}
 	/* The domain clock follows the vtimes it runs (a stolen task's belong elsewhere). */
 	dm = dom_of(tc->dom);
 	if (tc->dom == cpu_to_dom(scx_bpf_task_cpu(p)) && (s64)(tc->vtime - dm->vtime_now) > 0)
@@ -480,6 +493,12 @@ s32 BPF_STRUCT_OPS_SLEEPABLE(fair_init)
 	stats = scx_arena_pages_alloc(pages);
 	if (!stats) {
 		scx_bpf_error("cannot allocate %u arena pages for statistics", pages);
+		return -ENOMEM;
+	}
+	nr_lat = scx_bpf_nr_cpu_ids();
+	wake_lat = scx_arena_lathist_alloc(nr_lat);
+	if (!wake_lat) {
+		scx_bpf_error("cannot allocate %u latency histograms", nr_lat);
 		return -ENOMEM;
 	}
 	bpf_for(d, 0, nr_doms) {
