@@ -202,6 +202,7 @@ stress-ng --cpu 2 --timeout 2s --metrics-brief"#;
 
 /// A program the verifier rejects: the scheduler exits non-zero with the
 /// reason and the useful tail of the verifier log, not thousands of lines.
+/// And run by a user other than root, it says so in one line.
 #[test]
 fn verifier_rejection_prints_the_log_tail() {
     let bin = build_scheduler("scx_alloc_check", false).expect("build scx_alloc_check");
@@ -211,6 +212,11 @@ echo \"REJECT-RC $?\"
 echo \"REJECT-LINES $(wc -l < /tmp/out.log)\"
 sed 's/^/REJECT-OUT /' /tmp/out.log
 echo \"STATE $(cat /sys/kernel/sched_ext/state)\"
+echo 'nobody:x:65534:65534:nobody:/:/bin/sh' >> /etc/passwd
+echo 'nogroup:x:65534:' >> /etc/group
+su -s /bin/sh nobody -c /usr/local/bin/scx_alloc_check > /tmp/noroot.log 2>&1
+echo \"NOROOT-RC $?\"
+sed 's/^/NOROOT-OUT /' /tmp/noroot.log
 ";
     let run = VmConfig::new()
         .cpus(2)
@@ -243,6 +249,15 @@ echo \"STATE $(cat /sys/kernel/sched_ext/state)\"
     let lines: usize = line("REJECT-LINES").parse().expect("a count");
     assert!(lines <= 40, "{lines} lines of output:\n{said}");
     assert_eq!(line("STATE"), "disabled");
+
+    // Not root: one line saying so, before anything loads.
+    assert_eq!(line("NOROOT-RC"), "1");
+    let noroot: Vec<&str> = out
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("NOROOT-OUT "))
+        .collect();
+    assert_eq!(noroot.len(), 1, "one line, not {noroot:?}");
+    assert!(noroot[0].contains("needs root"), "{}", noroot[0]);
 }
 
 /// The arena allocator inside real sched_ext callbacks: a test scheduler
