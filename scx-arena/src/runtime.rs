@@ -7,16 +7,13 @@
 //! A scheduler's `main` (see schedulers/scx_template/src/main.rs):
 //!
 //! ```ignore
-//! if let Some(done) = runtime::client_mode(&opts.common, &shutdown) {
-//!     return Ok(done?);
-//! }
-//! require_sched_ext()?;
-//! let service = Service::launch(&opts.common.stats_socket, opts.common.metrics_addr)?;
-//! loop {
-//!     // open, set rodata and tunables, load, attach ...
-//!     runtime::serve(&mut MySched { skel: &mut skel }, opts.common.interval(), Some(&service), &shutdown)?;
-//!     drop(link);
-//!     if !uei_report!(&skel, uei)?.should_restart() { return Ok(()); }
+//! fn main() -> ExitCode {
+//!     runtime::report(runtime::run("scx_mine", &opts.common, |service, shutdown| {
+//!         // open, set rodata and tunables, load (map_err(runtime::load_error)), attach ...
+//!         runtime::serve(&mut Mine { skel: &mut skel }, opts.common.interval(), Some(service), shutdown)?;
+//!         drop(link);
+//!         Ok(uei_report!(&skel, uei)?.should_restart())
+//!     }))
 //! }
 //! ```
 
@@ -142,6 +139,11 @@ fn parse_name_value(s: &str) -> Result<(String, String), String> {
 /// An error of a scheduler's own making (reading its maps, say).
 pub type SchedError = Box<dyn std::error::Error + Send + Sync>;
 
+/// [`serve`] could not read the scheduler.
+#[derive(Debug, thiserror::Error)]
+#[error("reading the scheduler: {0}")]
+pub struct ReadError(#[source] pub SchedError);
+
 /// What [`serve`] needs from a loaded, attached scheduler.
 pub trait Scheduler {
     /// The knobs [`Scheduler::tune`] accepts, with their ranges.
@@ -168,7 +170,7 @@ pub fn serve(
     interval: Duration,
     service: Option<&Service>,
     shutdown: &AtomicBool,
-) -> Result<(), SchedError> {
+) -> Result<(), ReadError> {
     let tunables = sched.tunables();
     let mut last = Instant::now();
     let mut failed: Option<SchedError> = None;
@@ -202,12 +204,42 @@ pub fn serve(
             last = Instant::now();
         }
     }
-    let s = sched.snapshot()?;
+    let s = sched.snapshot().map_err(ReadError)?;
     println!("{}", s.line("stats-final:"));
     match failed {
-        Some(e) => Err(e),
+        Some(e) => Err(ReadError(e)),
         None => Ok(()),
     }
+}
+
+/// A scheduler binary's life: `--monitor`/`--tune` when asked (then it
+/// loads nothing); otherwise the checks ([`require_sched_ext`]), libbpf's
+/// log kept for [`load_error`], the stats/control socket and metrics
+/// endpoint started once, and `once` run until it returns `false`: it
+/// loads and attaches the scheduler, [`serve`]s it, and returns whether the
+/// kernel asked for a restart (`uei_report!(..)?.should_restart()`).
+pub fn run<E>(
+    name: &str,
+    opts: &CommonOpts,
+    mut once: impl FnMut(&Service, &AtomicBool) -> Result<bool, E>,
+) -> Result<(), E>
+where
+    E: From<RuntimeError> + From<ServeError>,
+{
+    let shutdown = shutdown_flag()?;
+    if let Some(done) = client_mode(opts, &shutdown) {
+        return Ok(done?);
+    }
+    require_sched_ext()?;
+    capture_libbpf_log();
+    let service = Service::launch(&opts.stats_socket, opts.metrics_addr)?;
+    if let Some(addr) = service.metrics_addr() {
+        println!("{name}: metrics at http://{addr}/metrics");
+    }
+    while once(&service, &shutdown)? {
+        println!("{name}: the kernel asked for a restart");
+    }
+    Ok(())
 }
 
 /// `--monitor` and `--tune`: talk to the scheduler already running instead

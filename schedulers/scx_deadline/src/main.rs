@@ -17,15 +17,15 @@ mod bpf_intf {
 
 use std::mem::MaybeUninit;
 
-use anyhow::{Context, Result};
+use anyhow::Context;
 use clap::{Parser, ValueEnum};
 use libbpf_rs::skel::Skel;
 use libbpf_rs::OpenObject;
 use scx_arena::alloc::AllocView;
 use scx_arena::arena::{ArenaPod, ArenaView};
 use scx_arena::lathist::LatHist;
-use scx_arena::runtime::{self, require_sched_ext, shutdown_flag, CommonOpts, SchedError};
-use scx_arena::serve::{Service, Tunable};
+use scx_arena::runtime::{self, CommonOpts, SchedError};
+use scx_arena::serve::Tunable;
 use scx_arena::stats::{Metric, Snapshot};
 use scx_utils::{scx_ops_attach, scx_ops_load, scx_ops_open, uei_exited, uei_report};
 
@@ -171,56 +171,37 @@ impl runtime::Scheduler for Deadline<'_, '_> {
 }
 
 fn main() -> std::process::ExitCode {
-    runtime::report(run(Opts::parse()))
-}
+    let opts = Opts::parse();
+    runtime::report(runtime::run(
+        "scx_deadline",
+        &opts.common,
+        |service, shutdown| {
+            let mut open_object = MaybeUninit::<OpenObject>::uninit();
+            let mut skel = scx_ops_open!(
+                BpfSkelBuilder::default(),
+                &mut open_object,
+                deadline_ops,
+                None::<libbpf_rs::libbpf_sys::bpf_object_open_opts>
+            )?;
+            skel.maps
+                .rodata_data
+                .as_mut()
+                .context("no .rodata")?
+                .queue_kind = opts.queue.kind();
+            let tune = &mut skel.maps.bss_data.as_mut().context("no .bss")?.tune;
+            tune.slice_ns = opts.slice_us * 1000;
+            tune.preempt_ns = opts.preempt_us * 1000;
+            let mut skel = scx_ops_load!(skel, deadline_ops, uei).map_err(runtime::load_error)?;
+            let link = scx_ops_attach!(skel, deadline_ops)?;
+            println!(
+                "scx_deadline: attached (queue {:?}, slice {} us, preempt {} us)",
+                opts.queue, opts.slice_us, opts.preempt_us
+            );
 
-fn run(opts: Opts) -> Result<()> {
-    let shutdown = shutdown_flag()?;
-    if let Some(done) = runtime::client_mode(&opts.common, &shutdown) {
-        return Ok(done?);
-    }
-    require_sched_ext()?;
-    runtime::capture_libbpf_log();
-    let service = Service::launch(&opts.common.stats_socket, opts.common.metrics_addr)?;
-    if let Some(addr) = service.metrics_addr() {
-        println!("scx_deadline: metrics at http://{addr}/metrics");
-    }
-
-    loop {
-        let mut open_object = MaybeUninit::<OpenObject>::uninit();
-        let mut skel = scx_ops_open!(
-            BpfSkelBuilder::default(),
-            &mut open_object,
-            deadline_ops,
-            None::<libbpf_rs::libbpf_sys::bpf_object_open_opts>
-        )?;
-        skel.maps
-            .rodata_data
-            .as_mut()
-            .context("no .rodata")?
-            .queue_kind = opts.queue.kind();
-        let tune = &mut skel.maps.bss_data.as_mut().context("no .bss")?.tune;
-        tune.slice_ns = opts.slice_us * 1000;
-        tune.preempt_ns = opts.preempt_us * 1000;
-        let mut skel = scx_ops_load!(skel, deadline_ops, uei).map_err(runtime::load_error)?;
-        let link = scx_ops_attach!(skel, deadline_ops)?;
-        println!(
-            "scx_deadline: attached (queue {:?}, slice {} us, preempt {} us)",
-            opts.queue, opts.slice_us, opts.preempt_us
-        );
-
-        runtime::serve(
-            &mut Deadline { skel: &mut skel },
-            opts.common.interval(),
-            Some(&service),
-            &shutdown,
-        )
-        .map_err(|e| anyhow::anyhow!("reading the scheduler: {e}"))?;
-        drop(link);
-        let exit = uei_report!(&skel, uei)?;
-        if !exit.should_restart() {
-            return Ok(());
-        }
-        println!("scx_deadline: the kernel asked for a restart");
-    }
+            let mut sched = Deadline { skel: &mut skel };
+            runtime::serve(&mut sched, opts.common.interval(), Some(service), shutdown)?;
+            drop(link);
+            Ok(uei_report!(&skel, uei)?.should_restart())
+        },
+    ))
 }

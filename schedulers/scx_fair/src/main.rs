@@ -25,8 +25,8 @@ use libbpf_rs::OpenObject;
 use scx_arena::alloc::AllocView;
 use scx_arena::arena::{ArenaPod, ArenaView};
 use scx_arena::lathist::LatHist;
-use scx_arena::runtime::{self, require_sched_ext, shutdown_flag, CommonOpts, SchedError};
-use scx_arena::serve::{Service, Tunable};
+use scx_arena::runtime::{self, CommonOpts, SchedError};
+use scx_arena::serve::Tunable;
 use scx_arena::stats::{Metric, Snapshot};
 use scx_utils::{scx_ops_attach, scx_ops_load, scx_ops_open, uei_exited, uei_report, Topology};
 
@@ -189,67 +189,48 @@ impl runtime::Scheduler for Fair<'_, '_> {
 }
 
 fn main() -> std::process::ExitCode {
-    runtime::report(run(Opts::parse()))
-}
+    let opts = Opts::parse();
+    runtime::report(runtime::run(
+        "scx_fair",
+        &opts.common,
+        |service, shutdown| {
+            // Read again on every (re)start: a hotplug restart may change it.
+            let (cpu_dom, nr_doms) = domains()?;
+            let mut open_object = MaybeUninit::<OpenObject>::uninit();
+            let mut skel = scx_ops_open!(
+                BpfSkelBuilder::default(),
+                &mut open_object,
+                fair_ops,
+                None::<libbpf_rs::libbpf_sys::bpf_object_open_opts>
+            )?;
+            let rodata = skel.maps.rodata_data.as_mut().context("no .rodata")?;
+            rodata.nr_doms = nr_doms;
+            rodata.nr_cpus = cpu_dom.len() as u32;
+            rodata.cpu_dom[..cpu_dom.len()].copy_from_slice(&cpu_dom);
+            rodata.queue_kind = match opts.queue {
+                Queue::Rbtree => bpf_intf::fair_queue_FAIR_QUEUE_RBTREE,
+                Queue::Dsq => bpf_intf::fair_queue_FAIR_QUEUE_DSQ,
+            };
+            skel.maps
+                .bss_data
+                .as_mut()
+                .context("no .bss")?
+                .tune
+                .slice_ns = opts.slice_us * 1000;
+            let mut skel = scx_ops_load!(skel, fair_ops, uei).map_err(runtime::load_error)?;
+            let link = scx_ops_attach!(skel, fair_ops)?;
+            println!(
+                "scx_fair: attached ({} LLC domains, queue {:?}, slice {} us)",
+                nr_doms, opts.queue, opts.slice_us
+            );
 
-fn run(opts: Opts) -> Result<()> {
-    let shutdown = shutdown_flag()?;
-    if let Some(done) = runtime::client_mode(&opts.common, &shutdown) {
-        return Ok(done?);
-    }
-    require_sched_ext()?;
-    runtime::capture_libbpf_log();
-    let service = Service::launch(&opts.common.stats_socket, opts.common.metrics_addr)?;
-    if let Some(addr) = service.metrics_addr() {
-        println!("scx_fair: metrics at http://{addr}/metrics");
-    }
-
-    loop {
-        // Read again on every (re)start: a hotplug restart may change it.
-        let (cpu_dom, nr_doms) = domains()?;
-        let mut open_object = MaybeUninit::<OpenObject>::uninit();
-        let mut skel = scx_ops_open!(
-            BpfSkelBuilder::default(),
-            &mut open_object,
-            fair_ops,
-            None::<libbpf_rs::libbpf_sys::bpf_object_open_opts>
-        )?;
-        let rodata = skel.maps.rodata_data.as_mut().context("no .rodata")?;
-        rodata.nr_doms = nr_doms;
-        rodata.nr_cpus = cpu_dom.len() as u32;
-        rodata.cpu_dom[..cpu_dom.len()].copy_from_slice(&cpu_dom);
-        rodata.queue_kind = match opts.queue {
-            Queue::Rbtree => bpf_intf::fair_queue_FAIR_QUEUE_RBTREE,
-            Queue::Dsq => bpf_intf::fair_queue_FAIR_QUEUE_DSQ,
-        };
-        skel.maps
-            .bss_data
-            .as_mut()
-            .context("no .bss")?
-            .tune
-            .slice_ns = opts.slice_us * 1000;
-        let mut skel = scx_ops_load!(skel, fair_ops, uei).map_err(runtime::load_error)?;
-        let link = scx_ops_attach!(skel, fair_ops)?;
-        println!(
-            "scx_fair: attached ({} LLC domains, queue {:?}, slice {} us)",
-            nr_doms, opts.queue, opts.slice_us
-        );
-
-        runtime::serve(
-            &mut Fair {
+            let mut sched = Fair {
                 skel: &mut skel,
                 nr_doms,
-            },
-            opts.common.interval(),
-            Some(&service),
-            &shutdown,
-        )
-        .map_err(|e| anyhow::anyhow!("reading the scheduler: {e}"))?;
-        drop(link);
-        let exit = uei_report!(&skel, uei)?;
-        if !exit.should_restart() {
-            return Ok(());
-        }
-        println!("scx_fair: the kernel asked for a restart");
-    }
+            };
+            runtime::serve(&mut sched, opts.common.interval(), Some(service), shutdown)?;
+            drop(link);
+            Ok(uei_report!(&skel, uei)?.should_restart())
+        },
+    ))
 }

@@ -17,7 +17,7 @@ mod bpf_intf {
 
 use std::mem::MaybeUninit;
 
-use anyhow::{Context, Result};
+use anyhow::Context;
 use clap::Parser;
 use libbpf_rs::skel::Skel;
 use libbpf_rs::OpenObject;
@@ -25,8 +25,8 @@ use scx_arena::alloc::AllocView;
 use scx_arena::arena::{ArenaPod, ArenaView};
 use scx_arena::lathist::LatHist;
 use scx_arena::rq::RqView;
-use scx_arena::runtime::{self, require_sched_ext, shutdown_flag, CommonOpts, SchedError};
-use scx_arena::serve::{Service, Tunable};
+use scx_arena::runtime::{self, CommonOpts, SchedError};
+use scx_arena::serve::Tunable;
 use scx_arena::stats::{Metric, Snapshot};
 use scx_utils::{scx_ops_attach, scx_ops_load, scx_ops_open, uei_exited, uei_report};
 
@@ -126,51 +126,32 @@ impl runtime::Scheduler for Template<'_, '_> {
 }
 
 fn main() -> std::process::ExitCode {
-    runtime::report(run(Opts::parse()))
-}
+    let opts = Opts::parse();
+    runtime::report(runtime::run(
+        "scx_template",
+        &opts.common,
+        |service, shutdown| {
+            let mut open_object = MaybeUninit::<OpenObject>::uninit();
+            let mut skel = scx_ops_open!(
+                BpfSkelBuilder::default(),
+                &mut open_object,
+                template_ops,
+                None::<libbpf_rs::libbpf_sys::bpf_object_open_opts>
+            )?;
+            skel.maps
+                .data_data
+                .as_mut()
+                .context("no .data")?
+                .tune
+                .slice_ns = opts.slice_us * 1000;
+            let mut skel = scx_ops_load!(skel, template_ops, uei).map_err(runtime::load_error)?;
+            let link = scx_ops_attach!(skel, template_ops)?;
+            println!("scx_template: attached (slice {} us)", opts.slice_us);
 
-fn run(opts: Opts) -> Result<()> {
-    let shutdown = shutdown_flag()?;
-    if let Some(done) = runtime::client_mode(&opts.common, &shutdown) {
-        return Ok(done?);
-    }
-    require_sched_ext()?;
-    runtime::capture_libbpf_log();
-    let service = Service::launch(&opts.common.stats_socket, opts.common.metrics_addr)?;
-    if let Some(addr) = service.metrics_addr() {
-        println!("scx_template: metrics at http://{addr}/metrics");
-    }
-
-    loop {
-        let mut open_object = MaybeUninit::<OpenObject>::uninit();
-        let mut skel = scx_ops_open!(
-            BpfSkelBuilder::default(),
-            &mut open_object,
-            template_ops,
-            None::<libbpf_rs::libbpf_sys::bpf_object_open_opts>
-        )?;
-        skel.maps
-            .data_data
-            .as_mut()
-            .context("no .data")?
-            .tune
-            .slice_ns = opts.slice_us * 1000;
-        let mut skel = scx_ops_load!(skel, template_ops, uei).map_err(runtime::load_error)?;
-        let link = scx_ops_attach!(skel, template_ops)?;
-        println!("scx_template: attached (slice {} us)", opts.slice_us);
-
-        runtime::serve(
-            &mut Template { skel: &mut skel },
-            opts.common.interval(),
-            Some(&service),
-            &shutdown,
-        )
-        .map_err(|e| anyhow::anyhow!("reading the scheduler: {e}"))?;
-        drop(link);
-        let exit = uei_report!(&skel, uei)?;
-        if !exit.should_restart() {
-            return Ok(());
-        }
-        println!("scx_template: the kernel asked for a restart");
-    }
+            let mut sched = Template { skel: &mut skel };
+            runtime::serve(&mut sched, opts.common.interval(), Some(service), shutdown)?;
+            drop(link);
+            Ok(uei_report!(&skel, uei)?.should_restart())
+        },
+    ))
 }

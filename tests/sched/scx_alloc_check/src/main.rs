@@ -75,8 +75,7 @@ fn run(opts: Opts) -> Result<()> {
         Duration::ZERO,
         None,
         &shutdown,
-    )
-    .map_err(|e| anyhow::anyhow!("reading the scheduler: {e}"))?;
+    )?;
     drop(link);
 
     // Nothing allocates any more: the metadata is at rest.
