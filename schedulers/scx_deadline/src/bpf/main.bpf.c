@@ -30,6 +30,7 @@
 #include <scx_arena/lathist.h>
 #include <scx_arena/rbtree.h>
 #include <scx_arena/rq.h>
+#include <scx_arena/task_ctx.h>
 #include "intf.h"
 
 char _license[] SEC("license") = "GPL";
@@ -61,17 +62,8 @@ struct task_ctx {
 SCX_ARENA_RQ_DEFINE(runq, struct task_ctx, rq);
 SCX_ARENA_RBTREE_DEFINE(rbq, struct task_ctx, rb);
 
-/* Each task's context, by its arena address. */
-struct task_ctx_ref {
-	u64 addr;
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, int);
-	__type(value, struct task_ctx_ref);
-} task_ctxs SEC(".maps");
+/* Each task's context, found through task storage: taskc_create/get/take. */
+SCX_ARENA_TASK_CTX_DEFINE(taskc, struct task_ctx);
 
 /* The two arena queues; only the one of queue_kind is used. */
 struct scx_arena_rq __arena_global heap_q;
@@ -122,14 +114,6 @@ static __always_inline u32 nr_cpus(void)
 	u32 nr = scx_bpf_nr_cpu_ids();
 
 	return nr < DEADLINE_MAX_CPUS ? nr : DEADLINE_MAX_CPUS;
-}
-
-static __always_inline struct task_ctx __arena *task_ctx(struct task_struct *p)
-{
-	struct task_ctx_ref *ref = bpf_task_storage_get(&task_ctxs, p, NULL, 0);
-
-	scx_arena_assoc();
-	return ref ? scx_arena_from_u64(struct task_ctx, ref->addr) : NULL;
 }
 
 /* The time slice; the kernel's default should the knob read 0. */
@@ -324,7 +308,7 @@ s32 BPF_STRUCT_OPS(deadline_select_cpu, struct task_struct *p, s32 prev_cpu, u64
 
 void BPF_STRUCT_OPS(deadline_enqueue, struct task_struct *p, u64 enq_flags)
 {
-	struct task_ctx __arena *taskc = task_ctx(p);
+	struct task_ctx __arena *taskc = taskc_get(p);
 	u64 dl = taskc ? task_deadline(taskc, p) : vclock + scale(slice_ns(), p);
 	s32 cpu;
 
@@ -374,7 +358,7 @@ void BPF_STRUCT_OPS(deadline_dispatch, s32 cpu, struct task_struct *prev)
 
 void BPF_STRUCT_OPS(deadline_runnable, struct task_struct *p, u64 enq_flags)
 {
-	struct task_ctx __arena *taskc = task_ctx(p);
+	struct task_ctx __arena *taskc = taskc_get(p);
 	u64 lag_max, clock = vclock;
 
 	if (!taskc)
@@ -404,7 +388,7 @@ static __always_inline void advance_vclock(u64 v)
 
 void BPF_STRUCT_OPS(deadline_running, struct task_struct *p)
 {
-	struct task_ctx __arena *taskc = task_ctx(p);
+	struct task_ctx __arena *taskc = taskc_get(p);
 	struct deadline_cpu_curr __arena *c = cpu_curr(scx_bpf_task_cpu(p));
 
 	if (!taskc) {
@@ -429,7 +413,7 @@ void BPF_STRUCT_OPS(deadline_running, struct task_struct *p)
 
 void BPF_STRUCT_OPS(deadline_stopping, struct task_struct *p, bool runnable)
 {
-	struct task_ctx __arena *taskc = task_ctx(p);
+	struct task_ctx __arena *taskc = taskc_get(p);
 	u64 now = scx_bpf_now();
 
 	*curr_deadline(scx_bpf_task_cpu(p)) = 0;
@@ -450,41 +434,30 @@ void BPF_STRUCT_OPS(deadline_stopping, struct task_struct *p, bool runnable)
 void BPF_STRUCT_OPS(deadline_dequeue, struct task_struct *p, u64 deq_flags)
 {
 	/* Leaving BPF custody (e.g. an affinity change): forget its queue slot. */
-	queue_remove(task_ctx(p));
+	queue_remove(taskc_get(p));
 }
 
 s32 BPF_STRUCT_OPS(deadline_init_task, struct task_struct *p, struct scx_init_task_args *args)
 {
-	struct task_ctx_ref *ref;
-	struct task_ctx __arena *taskc;
+	struct task_ctx __arena *taskc = taskc_create(p);
 
-	ref = bpf_task_storage_get(&task_ctxs, p, NULL, BPF_LOCAL_STORAGE_GET_F_CREATE);
-	if (!ref)
-		return -ENOMEM;
-	/* Without arena memory the task still runs, through the fallback DSQ. */
-	taskc = scx_arena_zalloc(sizeof(*taskc));
-	if (taskc) {
-		runq_init(taskc);
-		scx_arena_rb_node_init(&taskc->rb);
-		taskc->pid = p->pid;
-		/* A new task starts level with the clock: no lag, no debt. */
-		taskc->vruntime = vclock;
-		/* Until it has slept, it asks for a whole slice. */
-		taskc->avg_burst = slice_ns();
-	}
-	ref->addr = (u64)taskc;
+	/* Without memory for a context the task still runs, through the fallback DSQ. */
+	if (!taskc)
+		return 0;
+	runq_init(taskc);
+	scx_arena_rb_node_init(&taskc->rb);
+	taskc->pid = p->pid;
+	/* A new task starts level with the clock: no lag, no debt. */
+	taskc->vruntime = vclock;
+	/* Until it has slept, it asks for a whole slice. */
+	taskc->avg_burst = slice_ns();
 	return 0;
 }
 
 void BPF_STRUCT_OPS(deadline_exit_task, struct task_struct *p, struct scx_exit_task_args *args)
 {
-	struct task_ctx_ref *ref = bpf_task_storage_get(&task_ctxs, p, NULL, 0);
-	struct task_ctx __arena *taskc;
+	struct task_ctx __arena *taskc = taskc_take(p);
 
-	if (!ref)
-		return;
-	taskc = scx_arena_from_u64(struct task_ctx, ref->addr);
-	ref->addr = 0;
 	if (!taskc)
 		return;
 	/* Never free a context the queue still links. */

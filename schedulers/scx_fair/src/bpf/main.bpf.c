@@ -17,6 +17,7 @@
 #include <scx_arena/alloc.h>
 #include <scx_arena/lathist.h>
 #include <scx_arena/rbtree.h>
+#include <scx_arena/task_ctx.h>
 #include "intf.h"
 
 char _license[] SEC("license") = "GPL";
@@ -58,16 +59,8 @@ struct fair_dom {
 
 struct fair_dom __arena_global doms[FAIR_MAX_DOMS];
 
-struct task_ctx_ref {
-	u64 addr;
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, int);
-	__type(value, struct task_ctx_ref);
-} task_ctxs SEC(".maps");
+/* Each task's context, found through task storage: taskc_create/get/take. */
+SCX_ARENA_TASK_CTX_DEFINE(taskc, struct task_ctx);
 
 /* Each domain's CPUs, for idle selection; built in init. */
 struct dom_mask {
@@ -137,15 +130,6 @@ static __always_inline void sample_depth(u32 d)
 	stats->dom[d < FAIR_MAX_DOMS ? d : 0].queued = dom_depth(d);
 }
 
-static __always_inline struct task_ctx __arena *task_ctx(struct task_struct *p)
-{
-	struct task_ctx_ref *ref = bpf_task_storage_get(&task_ctxs, p, NULL, 0);
-
-	/* Callbacks reach the arena only through pointers like this (see arena.h). */
-	scx_arena_assoc();
-	return ref ? scx_arena_from_u64(struct task_ctx, ref->addr) : NULL;
-}
-
 /* Whether @p may run on @cpu now: affinity, and migration-disabled tasks stay put. */
 static __always_inline bool may_run_on(struct task_struct *p, s32 cpu)
 {
@@ -209,7 +193,7 @@ static __always_inline u64 queue_vtime(struct task_ctx __arena *tc, u32 d)
 
 void BPF_STRUCT_OPS(fair_enqueue, struct task_struct *p, u64 enq_flags)
 {
-	struct task_ctx __arena *tc = task_ctx(p);
+	struct task_ctx __arena *tc = taskc_get(p);
 	/* The domain of the CPU the kernel queued it on (select_cpu chose it). */
 	u32 d = cpu_to_dom(scx_bpf_task_cpu(p));
 	u64 vtime;
@@ -333,7 +317,7 @@ static __always_inline bool keep_prev(struct task_struct *prev, u32 d)
 
 	if (!prev || !(prev->scx.flags & SCX_TASK_QUEUED))
 		return false;
-	tc = task_ctx(prev);
+	tc = taskc_get(prev);
 	if (!tc || !tc->running_at || tc->dom != d || !head_vtime(d, &head))
 		return false;
 	vtime = tc->vtime + (bpf_ktime_get_ns() - tc->running_at) * 100 / (prev->scx.weight ?: 1);
@@ -373,7 +357,7 @@ void BPF_STRUCT_OPS(fair_dispatch, s32 cpu, struct task_struct *prev)
 
 void BPF_STRUCT_OPS(fair_runnable, struct task_struct *p, u64 enq_flags)
 {
-	struct task_ctx __arena *tc = task_ctx(p);
+	struct task_ctx __arena *tc = taskc_get(p);
 
 	if (tc)
 		tc->runnable_at = bpf_ktime_get_ns();
@@ -381,7 +365,7 @@ void BPF_STRUCT_OPS(fair_runnable, struct task_struct *p, u64 enq_flags)
 
 void BPF_STRUCT_OPS(fair_running, struct task_struct *p)
 {
-	struct task_ctx __arena *tc = task_ctx(p);
+	struct task_ctx __arena *tc = taskc_get(p);
 	struct fair_dom __arena *dm;
 
 	if (!tc)
@@ -403,7 +387,7 @@ void BPF_STRUCT_OPS(fair_running, struct task_struct *p)
 
 void BPF_STRUCT_OPS(fair_stopping, struct task_struct *p, bool runnable)
 {
-	struct task_ctx __arena *tc = task_ctx(p);
+	struct task_ctx __arena *tc = taskc_get(p);
 	u64 weight = p->scx.weight ?: 1;
 
 	/* Charge the time used, scaled by weight: heavier tasks age slower. */
@@ -413,7 +397,7 @@ void BPF_STRUCT_OPS(fair_stopping, struct task_struct *p, bool runnable)
 
 void BPF_STRUCT_OPS(fair_dequeue, struct task_struct *p, u64 deq_flags)
 {
-	struct task_ctx __arena *tc = task_ctx(p);
+	struct task_ctx __arena *tc = taskc_get(p);
 
 	/* Leaving BPF custody (e.g. an affinity change): forget its tree slot. */
 	if (tc && queue_kind == FAIR_QUEUE_RBTREE && fairq_locked_remove(&dom_of(tc->dom)->rq, tc) == 0)
@@ -422,7 +406,7 @@ void BPF_STRUCT_OPS(fair_dequeue, struct task_struct *p, u64 deq_flags)
 
 void BPF_STRUCT_OPS(fair_enable, struct task_struct *p)
 {
-	struct task_ctx __arena *tc = task_ctx(p);
+	struct task_ctx __arena *tc = taskc_get(p);
 	u32 d = cpu_to_dom(scx_bpf_task_cpu(p));
 
 	/* A new task starts at its domain's clock: no credit, no debt. */
@@ -434,25 +418,15 @@ void BPF_STRUCT_OPS(fair_enable, struct task_struct *p)
 
 s32 BPF_STRUCT_OPS(fair_init_task, struct task_struct *p, struct scx_init_task_args *args)
 {
-	struct task_ctx_ref *ref;
-
-	ref = bpf_task_storage_get(&task_ctxs, p, NULL, BPF_LOCAL_STORAGE_GET_F_CREATE);
-	if (!ref)
-		return -ENOMEM;
-	/* Without arena memory the task still runs, through the fallback DSQ. */
-	ref->addr = (u64)scx_arena_zalloc(sizeof(struct task_ctx));
+	/* Without memory for a context the task still runs, through the fallback DSQ. */
+	taskc_create(p);
 	return 0;
 }
 
 void BPF_STRUCT_OPS(fair_exit_task, struct task_struct *p, struct scx_exit_task_args *args)
 {
-	struct task_ctx_ref *ref = bpf_task_storage_get(&task_ctxs, p, NULL, 0);
-	struct task_ctx __arena *tc;
+	struct task_ctx __arena *tc = taskc_take(p);
 
-	if (!ref)
-		return;
-	tc = scx_arena_from_u64(struct task_ctx, ref->addr);
-	ref->addr = 0;
 	if (!tc)
 		return;
 	/* Never free a context a tree still links. */

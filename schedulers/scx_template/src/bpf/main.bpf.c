@@ -14,6 +14,7 @@
 #include <scx_arena/alloc.h>
 #include <scx_arena/lathist.h>
 #include <scx_arena/rq.h>
+#include <scx_arena/task_ctx.h>
 #include "intf.h"
 
 char _license[] SEC("license") = "GPL";
@@ -31,17 +32,8 @@ struct task_ctx {
 
 SCX_ARENA_RQ_DEFINE(runq, struct task_ctx, rq);
 
-/* Each task's context, by its arena address. */
-struct task_ctx_ref {
-	u64 addr;
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, int);
-	__type(value, struct task_ctx_ref);
-} task_ctxs SEC(".maps");
+/* Each task's context, found through task storage: taskc_create/get/take. */
+SCX_ARENA_TASK_CTX_DEFINE(taskc, struct task_ctx);
 
 /* The shared queue. Zeroed memory is an empty FIFO. */
 struct scx_arena_rq __arena_global shared_rq;
@@ -71,15 +63,6 @@ static __always_inline struct template_cpu_stats __arena *cpu_stats(void)
 	return &stats->cpu[cpu < TEMPLATE_MAX_CPUS ? cpu : TEMPLATE_MAX_CPUS - 1];
 }
 
-static __always_inline struct task_ctx __arena *task_ctx(struct task_struct *p)
-{
-	struct task_ctx_ref *ref = bpf_task_storage_get(&task_ctxs, p, NULL, 0);
-
-	/* Callbacks reach the arena only through pointers they load (see arena.h). */
-	scx_arena_assoc();
-	return ref ? scx_arena_from_u64(struct task_ctx, ref->addr) : NULL;
-}
-
 s32 BPF_STRUCT_OPS(template_select_cpu, struct task_struct *p, s32 prev_cpu, u64 wake_flags)
 {
 	bool is_idle = false;
@@ -97,7 +80,7 @@ s32 BPF_STRUCT_OPS(template_select_cpu, struct task_struct *p, s32 prev_cpu, u64
 
 void BPF_STRUCT_OPS(template_enqueue, struct task_struct *p, u64 enq_flags)
 {
-	struct task_ctx __arena *taskc = task_ctx(p);
+	struct task_ctx __arena *taskc = taskc_get(p);
 
 	/* No idle CPU: wait in FIFO order with everyone else. */
 	if (taskc && !runq_push(&shared_rq, taskc, p->pid, 0)) {
@@ -118,7 +101,7 @@ void BPF_STRUCT_OPS(template_dispatch, s32 cpu, struct task_struct *prev)
 
 void BPF_STRUCT_OPS(template_runnable, struct task_struct *p, u64 enq_flags)
 {
-	struct task_ctx __arena *taskc = task_ctx(p);
+	struct task_ctx __arena *taskc = taskc_get(p);
 
 	/* Woke up (or was created): the wake-to-run clock starts. */
 	if (taskc)
@@ -127,7 +110,7 @@ void BPF_STRUCT_OPS(template_runnable, struct task_struct *p, u64 enq_flags)
 
 void BPF_STRUCT_OPS(template_running, struct task_struct *p)
 {
-	struct task_ctx __arena *taskc = task_ctx(p);
+	struct task_ctx __arena *taskc = taskc_get(p);
 	u32 cpu = bpf_get_smp_processor_id();
 
 	/* First run since waking: count the wait. Later runs after a preemption are not wakeups. */
@@ -140,34 +123,23 @@ void BPF_STRUCT_OPS(template_running, struct task_struct *p)
 void BPF_STRUCT_OPS(template_dequeue, struct task_struct *p, u64 deq_flags)
 {
 	/* Leaving BPF custody (e.g. an affinity change): forget its queue slot. */
-	runq_remove(&shared_rq, task_ctx(p));
+	runq_remove(&shared_rq, taskc_get(p));
 }
 
 s32 BPF_STRUCT_OPS(template_init_task, struct task_struct *p, struct scx_init_task_args *args)
 {
-	struct task_ctx_ref *ref;
-	struct task_ctx __arena *taskc;
+	struct task_ctx __arena *taskc = taskc_create(p);
 
-	ref = bpf_task_storage_get(&task_ctxs, p, NULL, BPF_LOCAL_STORAGE_GET_F_CREATE);
-	if (!ref)
-		return -ENOMEM;
-	/* Without arena memory the task still runs, through the fallback DSQ. */
-	taskc = scx_arena_zalloc(sizeof(*taskc));
+	/* Without memory for a context the task still runs, through the fallback DSQ. */
 	if (taskc)
 		runq_init(taskc);
-	ref->addr = (u64)taskc;
 	return 0;
 }
 
 void BPF_STRUCT_OPS(template_exit_task, struct task_struct *p, struct scx_exit_task_args *args)
 {
-	struct task_ctx_ref *ref = bpf_task_storage_get(&task_ctxs, p, NULL, 0);
-	struct task_ctx __arena *taskc;
+	struct task_ctx __arena *taskc = taskc_take(p);
 
-	if (!ref)
-		return;
-	taskc = scx_arena_from_u64(struct task_ctx, ref->addr);
-	ref->addr = 0;
 	if (!taskc)
 		return;
 	/* Never free a context the queue still links. */
