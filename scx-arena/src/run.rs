@@ -121,7 +121,8 @@ end=$(( $(cut -d. -f1 /proc/uptime) + {secs} ))
 H=$!
 sleep 2
 $SCHED --monitor 0 | sed 's/^stats:/SCXQUERY-1/'
-$SCHED --tune {name}={value}; echo "SCXTEST tune-rc $?"
+echo "SCXTEST tune-start $(cut -d" " -f1 /proc/uptime)"
+$SCHED --tune {name}={value}; echo "SCXTEST tune-rc $? at $(cut -d" " -f1 /proc/uptime)"
 sleep {half}
 $SCHED --monitor 0 | sed 's/^stats:/SCXQUERY-2/'
 wait $S; rs=$?
@@ -480,7 +481,17 @@ impl SchedRunResult {
             }
         }
         if !self.log.contains("SCXTEST tune-rc 0") {
-            return Err(unclean(format!("--tune {}={} failed", tune.0, tune.1)));
+            let said: Vec<&str> = self
+                .log
+                .lines()
+                .filter(|l| l.contains("error:") || l.contains("SCXTEST tune-rc"))
+                .collect();
+            return Err(unclean(format!(
+                "--tune {}={} failed: {}",
+                tune.0,
+                tune.1,
+                said.join(" | ")
+            )));
         }
         let key = format!("tune_{}", tune.0);
         if self.stat(&key) != Some(tune.1) {

@@ -30,8 +30,13 @@ use crate::stats::Snapshot;
 pub const DEFAULT_SOCKET: &str = "/var/run/scx/root/stats";
 /// Default address of the metrics endpoint when `--metrics-addr` has none.
 pub const DEFAULT_METRICS_ADDR: &str = "127.0.0.1:9469";
-/// How long a server thread waits for the main loop to answer.
-const ANSWER_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a server thread waits for the main loop to answer. Generous:
+/// on a machine overloaded on purpose (stress tests, TCG guests) the
+/// scheduler's own thread may wait seconds for a CPU.
+const ANSWER_TIMEOUT: Duration = Duration::from_secs(20);
+/// How long a client waits for an answer (longer than the server does, so
+/// the server's own timeout message gets through).
+const CLIENT_TIMEOUT_MS: u64 = 30_000;
 
 /// Why serving or a client request failed.
 #[derive(Debug, thiserror::Error)]
@@ -290,7 +295,7 @@ impl Client {
     pub fn connect(path: &Path) -> Result<Self, ServeError> {
         let inner = StatsClient::new()
             .set_path(path)
-            .connect(Some(5000))
+            .connect(Some(CLIENT_TIMEOUT_MS))
             .map_err(|e| ServeError::Connect(path.to_path_buf(), format!("{e:#}")))?;
         Ok(Self {
             inner,
