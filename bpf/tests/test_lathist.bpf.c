@@ -77,6 +77,40 @@ int test_lathist_record_counts_sum_and_max(void *ctx)
 	return 0;
 }
 
+struct scx_arena_lathist __arena_global lathist_per_cpu[2];
+u64 __arena_global lathist_woke_at;
+
+SEC("syscall")
+int test_lathist_record_wake_counts_only_wakeups(void *ctx)
+{
+	u32 cpu = bpf_get_smp_processor_id();
+	struct scx_arena_lathist __arena *mine;
+
+	/* Two slots: the one this CPU owns (CPU 0 or 1), or none beyond them. */
+	mine = cpu < 2 ? &lathist_per_cpu[cpu] : NULL;
+
+	/* No stamp: a run that does not follow a wakeup counts nothing. */
+	scx_arena_lathist_record_wake(lathist_per_cpu, 2, &lathist_woke_at, 5000);
+	ASSERT_EQ(lathist_per_cpu[0].count + lathist_per_cpu[1].count, 0);
+
+	/* A stamp: the wait goes to this CPU's slot and the stamp is cleared. */
+	lathist_woke_at = 1000;
+	scx_arena_lathist_record_wake(lathist_per_cpu, 2, &lathist_woke_at, 5000);
+	ASSERT_EQ(lathist_woke_at, 0);
+	if (mine) {
+		ASSERT_EQ(mine->count, 1);
+		ASSERT_EQ(mine->sum_ns, 4000);
+	}
+	ASSERT_EQ(lathist_per_cpu[0].count + lathist_per_cpu[1].count, mine ? 1 : 0);
+
+	/* A CPU beyond the histograms: cleared, not counted. */
+	lathist_woke_at = 1000;
+	scx_arena_lathist_record_wake(lathist_per_cpu, 0, &lathist_woke_at, 5000);
+	ASSERT_EQ(lathist_woke_at, 0);
+	ASSERT_EQ(lathist_per_cpu[0].count + lathist_per_cpu[1].count, mine ? 1 : 0);
+	return 0;
+}
+
 struct lathist_record_args {
 	u64 nr;		/* in: samples in lathist_samples */
 	u64 samples;	/* out: arena address of lathist_samples */

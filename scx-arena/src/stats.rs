@@ -116,14 +116,6 @@ impl Snapshot {
         self
     }
 
-    /// The value of metric `name`.
-    pub fn get(&self, name: &str) -> Option<u64> {
-        self.metrics
-            .iter()
-            .find(|m| m.name == name)
-            .map(|m| m.value)
-    }
-
     /// Wake-to-run figures as (key, ns): count, mean and [`PERCENTILES`]
     /// and max; empty when nothing was recorded.
     fn latency_pairs(&self) -> Vec<(String, u64)> {

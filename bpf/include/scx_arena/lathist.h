@@ -11,8 +11,7 @@
  *	void BPF_STRUCT_OPS(x_running, struct task_struct *p)
  *	{
  *		...
- *		scx_arena_lathist_record(&lat[bpf_get_smp_processor_id()],
- *					 now - taskc->runnable_at);
+ *		scx_arena_lathist_record_wake(lat, nr_cpus, &taskc->runnable_at, now);
  *	}
  *
  * Buckets are log-linear, like HDR histograms: values below 8 ns have a
@@ -117,4 +116,28 @@ static __always_inline void scx_arena_lathist_record(struct scx_arena_lathist __
 	h->sum_ns += ns;
 	if (ns > h->max_ns)
 		h->max_ns = ns;
+}
+
+/**
+ * scx_arena_lathist_record_wake - count a task's wake-to-run wait as it runs.
+ * @per_cpu: @nr histograms, one per CPU (scx_arena_lathist_alloc()).
+ * @nr: how many there are.
+ * @woke_at: the task's wakeup stamp, set in ops.runnable; 0 when this run
+ *	does not follow a wakeup (a preempted task running again). Cleared.
+ * @now: when it starts to run (ops.running).
+ *
+ * Records into this CPU's histogram: one writer per histogram, as
+ * scx_arena_lathist_record() needs.
+ */
+static __always_inline void scx_arena_lathist_record_wake(struct scx_arena_lathist __arena *per_cpu,
+							  u32 nr, u64 __arena *woke_at, u64 now)
+{
+	u32 cpu = bpf_get_smp_processor_id();
+	u64 at = *woke_at;
+
+	if (!at)
+		return;
+	*woke_at = 0;
+	if (cpu < nr)
+		scx_arena_lathist_record(&per_cpu[cpu], now - at);
 }

@@ -397,14 +397,7 @@ void BPF_STRUCT_OPS(deadline_running, struct task_struct *p)
 	}
 	taskc->started_at = scx_bpf_now();
 	/* First run since waking: count the wake-to-run latency. */
-	if (taskc->runnable_at) {
-		u32 me = bpf_get_smp_processor_id();
-
-		if (me < nr_lat)
-			scx_arena_lathist_record(&wake_lat[me],
-						 taskc->started_at - taskc->runnable_at);
-		taskc->runnable_at = 0;
-	}
+	scx_arena_lathist_record_wake(wake_lat, nr_lat, &taskc->runnable_at, taskc->started_at);
 	/* What a waking task must beat to preempt this CPU. */
 	c->vruntime = taskc->vruntime;
 	c->deadline = task_deadline(taskc, p);

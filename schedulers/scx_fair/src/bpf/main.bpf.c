@@ -372,13 +372,7 @@ void BPF_STRUCT_OPS(fair_running, struct task_struct *p)
 		return;
 	tc->running_at = bpf_ktime_get_ns();
 	/* First run since waking: count the wake-to-run latency. */
-	if (tc->runnable_at) {
-		u32 me = bpf_get_smp_processor_id();
-
-		if (me < nr_lat)
-			scx_arena_lathist_record(&wake_lat[me], tc->running_at - tc->runnable_at);
-		tc->runnable_at = 0;
-	}
+	scx_arena_lathist_record_wake(wake_lat, nr_lat, &tc->runnable_at, tc->running_at);
 	/* The domain clock follows the vtimes it runs (a stolen task's belong elsewhere). */
 	dm = dom_of(tc->dom);
 	if (tc->dom == cpu_to_dom(scx_bpf_task_cpu(p)) && (s64)(tc->vtime - dm->vtime_now) > 0)

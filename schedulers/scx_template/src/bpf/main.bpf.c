@@ -111,13 +111,11 @@ void BPF_STRUCT_OPS(template_runnable, struct task_struct *p, u64 enq_flags)
 void BPF_STRUCT_OPS(template_running, struct task_struct *p)
 {
 	struct task_ctx __arena *taskc = taskc_get(p);
-	u32 cpu = bpf_get_smp_processor_id();
 
 	/* First run since waking: count the wait. Later runs after a preemption are not wakeups. */
-	if (!taskc || !taskc->runnable_at || cpu >= nr_cpus)
-		return;
-	scx_arena_lathist_record(&wake_lat[cpu], bpf_ktime_get_ns() - taskc->runnable_at);
-	taskc->runnable_at = 0;
+	if (taskc)
+		scx_arena_lathist_record_wake(wake_lat, nr_cpus, &taskc->runnable_at,
+					      bpf_ktime_get_ns());
 }
 
 void BPF_STRUCT_OPS(template_dequeue, struct task_struct *p, u64 deq_flags)
