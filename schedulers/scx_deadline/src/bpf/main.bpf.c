@@ -15,7 +15,8 @@
  * deadline earlier than any running CPU hog's, and a long sleep earns no
  * more than one slice of credit.
  *
- * Wakeup preemption: a waking task that finds no idle CPU preempts a task
+ * Wakeup preemption: a waking task that finds no idle CPU (and whose waker
+ * does not say it is about to sleep: SCX_WAKE_SYNC) preempts a task
  * whose deadline is later than its own by more than the preemption threshold:
  * the one on the CPU it wakes on if it qualifies (no migration needed), else
  * the one with the latest deadline. Each CPU's current deadline is kept
@@ -51,7 +52,7 @@ struct task_ctx {
 	struct scx_arena_rq_node rq;  /* heap back end */
 	struct scx_arena_rb_node rb;  /* rbtree back end; rb.key is the deadline */
 	s32 pid;                      /* for the rbtree back end's dispatch */
-	u32 __pad;
+	u32 sync_wake;                /* its waker is about to sleep (from select_cpu) */
 	u64 vruntime;    /* virtual runtime, ns scaled by 100 / weight */
 	u64 started_at;  /* when it last started running, ns */
 	u64 runnable_at; /* when it last became runnable, ns */
@@ -296,20 +297,37 @@ s32 BPF_STRUCT_OPS(deadline_select_cpu, struct task_struct *p, s32 prev_cpu, u64
 	bool is_idle = false;
 	s32 cpu;
 
+	struct task_ctx __arena *taskc;
+
 	/* The kernel's default pick: prev_cpu if idle, else an idle one. */
 	cpu = scx_bpf_select_cpu_dfl(p, prev_cpu, wake_flags, &is_idle);
 	if (is_idle) {
 		/* An idle CPU: run there now, nothing to wait for. */
 		stat_inc(&cpu_stats()->local);
 		scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL, slice_ns(), 0);
+		return cpu;
 	}
+	/* For enqueue: whether the waker said it is about to sleep. */
+	taskc = taskc_get(p);
+	if (taskc)
+		taskc->sync_wake = !!(wake_flags & SCX_WAKE_SYNC);
 	return cpu;
+}
+
+/* Whether @taskc's wakeup was synchronous; forgets it (once per wakeup). */
+static __always_inline bool take_sync_wake(struct task_ctx __arena *taskc)
+{
+	bool sync = taskc->sync_wake;
+
+	taskc->sync_wake = 0;
+	return sync;
 }
 
 void BPF_STRUCT_OPS(deadline_enqueue, struct task_struct *p, u64 enq_flags)
 {
 	struct task_ctx __arena *taskc = taskc_get(p);
 	u64 dl = taskc ? task_deadline(taskc, p) : vclock + scale(slice_ns(), p);
+	bool sync = taskc && take_sync_wake(taskc);
 	s32 cpu;
 
 	/* A CPU went idle meanwhile (or select_cpu was skipped): take it. */
@@ -319,8 +337,13 @@ void BPF_STRUCT_OPS(deadline_enqueue, struct task_struct *p, u64 enq_flags)
 		scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL_ON | cpu, slice_ns(), enq_flags);
 		return;
 	}
-	/* Woken with every CPU busy: preempt a later deadline (preempt_target()). */
-	if (taskc && (enq_flags & SCX_ENQ_WAKEUP)) {
+	/*
+	 * Woken with every CPU busy: preempt a later deadline (preempt_target()).
+	 * Not on a synchronous wakeup (a pipe or socket handing over data): the
+	 * waker is about to sleep and leave its CPU anyway, and preempting it
+	 * would only add a context switch per message.
+	 */
+	if (taskc && (enq_flags & SCX_ENQ_WAKEUP) && !sync) {
 		cpu = preempt_target(p, dl);
 		if (cpu >= 0) {
 			stat_inc(&cpu_stats()->preempt);
@@ -337,23 +360,6 @@ void BPF_STRUCT_OPS(deadline_enqueue, struct task_struct *p, u64 enq_flags)
 	/* No context or a refused push: the kernel's global DSQ loses no task. */
 	stat_inc(&cpu_stats()->fallback);
 	scx_bpf_dsq_insert(p, SCX_DSQ_GLOBAL, slice_ns(), enq_flags);
-}
-
-void BPF_STRUCT_OPS(deadline_dispatch, s32 cpu, struct task_struct *prev)
-{
-	bool moved;
-
-	scx_arena_assoc();
-	/* This CPU ran out of work: the earliest deadline runs next. */
-	if (queue_kind == DEADLINE_QUEUE_DSQ)
-		moved = scx_bpf_dsq_move_to_local(DEADLINE_DSQ, 0);
-	else if (queue_kind == DEADLINE_QUEUE_RBTREE)
-		moved = rb_q_move_to_local(cpu);
-	else
-		moved = scx_arena_rq_move_to_local(&heap_q, slice_ns(), 0) > 0;
-	if (moved)
-		stat_inc(&cpu_stats()->dispatch);
-	stats->queued = queue_depth();
 }
 
 void BPF_STRUCT_OPS(deadline_runnable, struct task_struct *p, u64 enq_flags)
@@ -386,42 +392,91 @@ static __always_inline void advance_vclock(u64 v)
 		vclock = v;
 }
 
-void BPF_STRUCT_OPS(deadline_running, struct task_struct *p)
+/* @p starts (or goes on) running on @c at @now: publish what preemption sees. */
+static __always_inline void start_running(struct task_ctx __arena *taskc, struct task_struct *p,
+					  struct deadline_cpu_curr __arena *c, u64 now)
 {
-	struct task_ctx __arena *taskc = taskc_get(p);
-	struct deadline_cpu_curr __arena *c = cpu_curr(scx_bpf_task_cpu(p));
-
-	if (!taskc) {
-		c->deadline = 0;
-		return;
-	}
-	taskc->started_at = scx_bpf_now();
-	/* First run since waking: count the wake-to-run latency. */
-	scx_arena_lathist_record_wake(wake_lat, nr_lat, &taskc->runnable_at, taskc->started_at);
+	taskc->started_at = now;
 	/* What a waking task must beat to preempt this CPU. */
 	c->vruntime = taskc->vruntime;
 	c->deadline = task_deadline(taskc, p);
 	advance_vclock(taskc->vruntime);
 }
 
-void BPF_STRUCT_OPS(deadline_stopping, struct task_struct *p, bool runnable)
+/* Charges @p the time it ran until @now, scaled by its weight. */
+static __always_inline void charge(struct task_ctx __arena *taskc, struct task_struct *p, u64 now)
 {
-	struct task_ctx __arena *taskc = taskc_get(p);
-	u64 now = scx_bpf_now();
-
-	*curr_deadline(scx_bpf_task_cpu(p)) = 0;
-	if (!taskc)
-		return;
-	/* Charge the time it ran, scaled by its weight. */
 	if (now > taskc->started_at) {
 		taskc->vruntime += scale(now - taskc->started_at, p);
 		taskc->burst += now - taskc->started_at;
 	}
+}
+
+void BPF_STRUCT_OPS(deadline_running, struct task_struct *p)
+{
+	struct task_ctx __arena *taskc = taskc_get(p);
+	struct deadline_cpu_curr __arena *c = cpu_curr(scx_bpf_task_cpu(p));
+	u64 now = scx_bpf_now();
+
+	if (!taskc) {
+		c->deadline = 0;
+		return;
+	}
+	/* First run since waking: count the wake-to-run latency. */
+	scx_arena_lathist_record_wake(wake_lat, nr_lat, &taskc->runnable_at, now);
+	start_running(taskc, p, c, now);
+}
+
+void BPF_STRUCT_OPS(deadline_stopping, struct task_struct *p, bool runnable)
+{
+	struct task_ctx __arena *taskc = taskc_get(p);
+
+	*curr_deadline(scx_bpf_task_cpu(p)) = 0;
+	if (!taskc)
+		return;
+	charge(taskc, p, scx_bpf_now());
 	/* Going to sleep: fold this burst into the average (weight 1/4). */
 	if (!runnable) {
 		taskc->avg_burst = (3 * taskc->avg_burst + taskc->burst) / 4;
 		taskc->burst = 0;
 	}
+}
+
+/*
+ * @prev used up its slice and nothing waits: it runs on, for another slice
+ * of ours (left alone, the kernel would refill 20 ms, and a task that then
+ * wakes without preempting would wait that long), charged for the slice
+ * it ran so that its vruntime and deadline stay current.
+ */
+static __always_inline void keep_running(struct task_struct *prev, s32 cpu)
+{
+	struct task_ctx __arena *taskc = taskc_get(prev);
+	u64 now = scx_bpf_now();
+
+	if (taskc) {
+		charge(taskc, prev, now);
+		start_running(taskc, prev, cpu_curr(cpu), now);
+	}
+	scx_bpf_task_set_slice(prev, slice_ns());
+}
+
+void BPF_STRUCT_OPS(deadline_dispatch, s32 cpu, struct task_struct *prev)
+{
+	bool moved;
+
+	scx_arena_assoc();
+	/* This CPU ran out of work: the earliest deadline runs next. */
+	if (queue_kind == DEADLINE_QUEUE_DSQ)
+		moved = scx_bpf_dsq_move_to_local(DEADLINE_DSQ, 0);
+	else if (queue_kind == DEADLINE_QUEUE_RBTREE)
+		moved = rb_q_move_to_local(cpu);
+	else
+		moved = scx_arena_rq_move_to_local(&heap_q, slice_ns(), 0) > 0;
+	if (moved)
+		stat_inc(&cpu_stats()->dispatch);
+	else if (prev && (prev->scx.flags & SCX_TASK_QUEUED))
+		keep_running(prev, cpu);
+	stats->queued = queue_depth();
 }
 
 void BPF_STRUCT_OPS(deadline_dequeue, struct task_struct *p, u64 deq_flags)

@@ -324,19 +324,44 @@ static __always_inline bool keep_prev(struct task_struct *prev, u32 d)
 	return (s64)(vtime - head) <= 0;
 }
 
+/* The domain clock follows the vtimes it runs (a stolen task's belong elsewhere). */
+static __always_inline void follow_dom_clock(struct task_ctx __arena *tc, struct task_struct *p)
+{
+	struct fair_dom __arena *dm = dom_of(tc->dom);
+
+	if (tc->dom == cpu_to_dom(scx_bpf_task_cpu(p)) && (s64)(tc->vtime - dm->vtime_now) > 0)
+		dm->vtime_now = tc->vtime;
+}
+
+/*
+ * @prev used up its slice and runs on (it comes first, or nothing waits):
+ * charge the slice it ran, so its vtime and the domain clock stay current,
+ * and give it another of ours. Left alone, the kernel would refill 20 ms,
+ * and a task waking meanwhile would wait that long.
+ */
+static __always_inline void run_on(struct task_struct *prev)
+{
+	struct task_ctx __arena *tc = taskc_get(prev);
+	u64 now = bpf_ktime_get_ns();
+
+	if (tc && tc->running_at) {
+		tc->vtime += (now - tc->running_at) * 100 / (prev->scx.weight ?: 1);
+		tc->running_at = now;
+		follow_dom_clock(tc, prev);
+	}
+	scx_bpf_task_set_slice(prev, slice_ns());
+}
+
 void BPF_STRUCT_OPS(fair_dispatch, s32 cpu, struct task_struct *prev)
 {
 	u32 d = cpu_to_dom(cpu), victim;
 	int i;
 
-	/*
-	 * prev is not queued yet: were it, it would come first. Dispatching
-	 * nothing keeps it running; the kernel refills its slice with
-	 * SCX_SLICE_DFL, not tune.slice_ns: scx_bpf_task_set_slice() falls back
-	 * to a p->scx.slice write on 7.2, which the kernel warns is deprecated.
-	 */
-	if (keep_prev(prev, d))
+	/* prev is not queued yet: were it, it would come first. */
+	if (keep_prev(prev, d)) {
+		run_on(prev);
 		return;
+	}
 	/* Own domain first: its tasks' caches are here. */
 	if (take_from(d, cpu)) {
 		stat_inc(&cpu_stats()->dispatches);
@@ -353,6 +378,9 @@ void BPF_STRUCT_OPS(fair_dispatch, s32 cpu, struct task_struct *prev)
 			return;
 		}
 	}
+	/* Nothing waits anywhere: prev, if still runnable, runs on. */
+	if (prev && (prev->scx.flags & SCX_TASK_QUEUED))
+		run_on(prev);
 }
 
 void BPF_STRUCT_OPS(fair_runnable, struct task_struct *p, u64 enq_flags)
@@ -366,17 +394,13 @@ void BPF_STRUCT_OPS(fair_runnable, struct task_struct *p, u64 enq_flags)
 void BPF_STRUCT_OPS(fair_running, struct task_struct *p)
 {
 	struct task_ctx __arena *tc = taskc_get(p);
-	struct fair_dom __arena *dm;
 
 	if (!tc)
 		return;
 	tc->running_at = bpf_ktime_get_ns();
 	/* First run since waking: count the wake-to-run latency. */
 	scx_arena_lathist_record_wake(wake_lat, nr_lat, &tc->runnable_at, tc->running_at);
-	/* The domain clock follows the vtimes it runs (a stolen task's belong elsewhere). */
-	dm = dom_of(tc->dom);
-	if (tc->dom == cpu_to_dom(scx_bpf_task_cpu(p)) && (s64)(tc->vtime - dm->vtime_now) > 0)
-		dm->vtime_now = tc->vtime;
+	follow_dom_clock(tc, p);
 }
 
 void BPF_STRUCT_OPS(fair_stopping, struct task_struct *p, bool runnable)

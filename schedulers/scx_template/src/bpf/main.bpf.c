@@ -97,6 +97,13 @@ void BPF_STRUCT_OPS(template_dispatch, s32 cpu, struct task_struct *prev)
 	/* This CPU ran out of work: take the oldest waiting task. */
 	if (scx_arena_rq_move_to_local(&shared_rq, tune.slice_ns, 0) > 0)
 		stat_inc(&cpu_stats()->dispatch);
+	/*
+	 * None waits: prev, if still runnable, runs on for another slice of
+	 * ours (left alone, the kernel would refill 20 ms, and a task waking
+	 * meanwhile would wait that long).
+	 */
+	else if (prev && (prev->scx.flags & SCX_TASK_QUEUED))
+		scx_bpf_task_set_slice(prev, tune.slice_ns);
 }
 
 void BPF_STRUCT_OPS(template_runnable, struct task_struct *p, u64 enq_flags)
