@@ -8,13 +8,21 @@
 //!   workers) and its result line.
 //! - [`probe`]: the wake-to-run BPF probe on the scheduler tracepoints.
 //! - [`progstats`]: per-program BPF cost from the kernel's program stats.
+//! - [`forkexec`]: the fork/exec storm.
 //! - [`resultline`]: reads the tools' one-line results back.
+//! - [`suite`]: the benchmark's contenders, guest script and per-run figures.
+//! - [`report`]: min/median/max over seeds, ratios against EEVDF, markdown.
+//! - [`svg`]: the latency plot.
 
 pub mod clock;
+pub mod forkexec;
 pub mod futex;
 pub mod probe;
 pub mod progstats;
+pub mod report;
 pub mod resultline;
+pub mod suite;
+pub mod svg;
 pub mod wakelat;
 
 /// Median of `v` (NaN when empty).

@@ -21,8 +21,23 @@
 
 use std::os::fd::{FromRawFd, OwnedFd};
 
+use libbpf_rs::btf::{Btf, BtfType, TypeId};
 use libbpf_rs::libbpf_sys;
-use libbpf_rs::{AsRawLibbpf, Object};
+use libbpf_rs::query::{ProgInfoIter, ProgInfoQueryOptions};
+use libbpf_rs::{AsRawLibbpf, Object, ObjectBuilder, ProgramInput, ProgramType};
+
+use crate::resultline::{ParseError, ResultLine};
+
+/// benches/bpf/empty.bpf.c, built by build.rs.
+const EMPTY_OBJECT: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/empty.bpf.o"));
+/// Its program.
+const EMPTY_PROG: &str = "empty";
+
+/// The prefix of [`CallbackCost::line`].
+pub const PROG_LINE_PREFIX: &str = "bpfcost-prog:";
+/// The prefix of the `bpfcost` tool's empty-program line
+/// (`bpfcost-empty: ns_per_run=..`).
+pub const EMPTY_LINE_PREFIX: &str = "bpfcost-empty:";
 
 /// Why statistics could not be enabled or read.
 #[derive(Debug, thiserror::Error)]
@@ -38,6 +53,9 @@ pub enum StatsError {
         /// The error.
         err: std::io::Error,
     },
+    /// The empty program could not be loaded or run.
+    #[error("empty program: {0}")]
+    Empty(String),
 }
 
 /// Run-time statistics switched on (`BPF_ENABLE_STATS`), for as long as
@@ -83,6 +101,34 @@ impl CallbackCost {
         }
     }
 
+    /// `bpfcost-prog: name=.. runs=.. ns_per_run=..`, one program's line of
+    /// the `bpfcost` tool.
+    pub fn line(&self) -> String {
+        format!(
+            "{PROG_LINE_PREFIX} name={} runs={} run_time_ns={} ns_per_run={:.1}",
+            self.name,
+            self.run_cnt,
+            self.run_time_ns,
+            self.ns_per_run()
+        )
+    }
+
+    /// Every [`CallbackCost::line`] in `output`, in order.
+    pub fn parse_all(output: &str) -> Result<Vec<CallbackCost>, ParseError> {
+        output
+            .lines()
+            .filter(|l| l.trim_start().starts_with(PROG_LINE_PREFIX))
+            .map(|l| {
+                let l = ResultLine::find(l, PROG_LINE_PREFIX)?;
+                Ok(CallbackCost {
+                    name: l.get("name")?,
+                    run_cnt: l.get("runs")?,
+                    run_time_ns: l.get("run_time_ns")?,
+                })
+            })
+            .collect()
+    }
+
     /// The runs and time since `before` (an earlier reading of the same
     /// program).
     pub fn since(&self, before: &CallbackCost) -> CallbackCost {
@@ -119,6 +165,62 @@ pub fn callback_costs(obj: &Object) -> Result<Vec<CallbackCost>, StatsError> {
     Ok(costs)
 }
 
+/// The statistics of every struct_ops program loaded on the machine (the
+/// callbacks of an attached sched_ext scheduler, whoever loaded it), each
+/// named by its BPF function's full name, read from the program's BTF (the
+/// kernel keeps only 15 bytes of a program's name).
+pub fn struct_ops_costs() -> Vec<CallbackCost> {
+    let opts = ProgInfoQueryOptions::default().include_func_info(true);
+    ProgInfoIter::with_query_opts(opts)
+        .filter(|info| info.ty == ProgramType::StructOps)
+        .map(|info| {
+            let name = info
+                .func_info
+                .first()
+                .and_then(|f| btf_func_name(info.id, f.type_id))
+                .unwrap_or_else(|| info.name.to_string_lossy().into_owned());
+            CallbackCost {
+                name,
+                run_cnt: info.run_cnt,
+                run_time_ns: info.run_time_ns,
+            }
+        })
+        .collect()
+}
+
+/// The name of type `type_id` in the BTF of program `prog_id`.
+fn btf_func_name(prog_id: u32, type_id: u32) -> Option<String> {
+    let btf = Btf::from_prog_id(prog_id).ok()?;
+    let ty: BtfType<'_> = btf.type_by_id(TypeId::from(type_id))?;
+    Some(ty.name()?.to_string_lossy().into_owned())
+}
+
+/// What run-time statistics charge a program that does nothing, in ns per
+/// run: the mean of `runs` runs of an empty program (benches/bpf/empty.bpf.c)
+/// through `BPF_PROG_TEST_RUN`. Statistics must be on ([`RunTimeStats`]).
+/// Subtract it from a callback's [`CallbackCost::ns_per_run`] for the
+/// callback's own cost.
+pub fn empty_program_cost(runs: u32) -> Result<f64, StatsError> {
+    let err = |e: libbpf_rs::Error| StatsError::Empty(e.to_string());
+    let obj = ObjectBuilder::default()
+        .open_memory(EMPTY_OBJECT)
+        .map_err(err)?
+        .load()
+        .map_err(err)?;
+    let prog = obj
+        .progs_mut()
+        .find(|p| p.name() == EMPTY_PROG)
+        .ok_or_else(|| StatsError::Empty("no program named empty".into()))?;
+    for _ in 0..runs {
+        prog.test_run(ProgramInput::default()).map_err(err)?;
+    }
+    let cost = callback_costs(&obj)?
+        .into_iter()
+        .find(|c| c.name == EMPTY_PROG)
+        .ok_or_else(|| StatsError::Empty("the program was not loaded".into()))?;
+    Ok(cost.ns_per_run())
+}
+
 /// `(run_cnt, run_time_ns)` of the program behind `fd`.
 fn prog_stats(fd: i32) -> Result<(u64, u64), std::io::Error> {
     let mut info = libbpf_sys::bpf_prog_info::default();
@@ -130,4 +232,31 @@ fn prog_stats(fd: i32) -> Result<(u64, u64), std::io::Error> {
         return Err(std::io::Error::from_raw_os_error(-ret));
     }
     Ok((info.run_cnt, info.run_time_ns))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_round_trip() {
+        let costs = vec![
+            CallbackCost {
+                name: "fair_enqueue".into(),
+                run_cnt: 10,
+                run_time_ns: 2500,
+            },
+            CallbackCost {
+                name: "fair_dispatch".into(),
+                run_cnt: 0,
+                run_time_ns: 0,
+            },
+        ];
+        let out: String = costs
+            .iter()
+            .map(|c| format!("noise\n{}\n", c.line()))
+            .collect();
+        assert_eq!(CallbackCost::parse_all(&out), Ok(costs));
+        assert_eq!(CallbackCost::parse_all("nothing"), Ok(vec![]));
+    }
 }

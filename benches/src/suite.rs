@@ -1,0 +1,417 @@
+//! The dispatch-latency benchmark's contenders, its guest workload and the
+//! figures one VM run of it produced (the `bench` binary runs it, and
+//! [`crate::report`] sums it up).
+//!
+//! Every contender runs the same script, in a VM booted from the same
+//! initramfs but for the scheduler: the wakeup workload (`wakelat`) under the
+//! wake-to-run probe (`wakeprobe`), `hackbench`, `cyclictest` under
+//! `stress-ng --cpu <vCPUs>`, the fork/exec storm (`forkexec`) and, with BPF
+//! run-time statistics on, a short mix of hackbench and wakelat under
+//! `bpfcost` for the scheduler's per-callback cost. The cost phase comes last
+//! so that the statistics' own overhead (two clock reads per callback, which
+//! EEVDF does not pay) stays out of the latency figures.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::forkexec;
+use crate::probe::ProbeSummary;
+use crate::progstats::{CallbackCost, EMPTY_LINE_PREFIX};
+use crate::resultline::{ParseError, ResultLine};
+use crate::wakelat::{self, WORKER_COMM};
+
+/// A scheduler under test: the kernel's default, or a bundled one with
+/// its flags.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Contender {
+    /// The label in the report (`scx_fair/dsq`).
+    pub label: String,
+    /// The scheduler's package and binary name; `None` for EEVDF.
+    pub scheduler: Option<String>,
+    /// Its flags.
+    pub args: Vec<String>,
+}
+
+/// The label of the kernel's default scheduler, every ratio's reference.
+pub const EEVDF: &str = "EEVDF";
+
+impl Contender {
+    /// The kernel's own scheduler (no sched_ext scheduler attached).
+    pub fn eevdf() -> Self {
+        Contender {
+            label: EEVDF.into(),
+            scheduler: None,
+            args: Vec::new(),
+        }
+    }
+
+    /// Bundled scheduler `name` with its default flags.
+    pub fn bundled(name: &str) -> Self {
+        Contender {
+            label: name.into(),
+            scheduler: Some(name.into()),
+            args: Vec::new(),
+        }
+    }
+
+    /// Bundled scheduler `name` with `--queue <queue>`.
+    pub fn queue(name: &str, queue: &str) -> Self {
+        Contender {
+            label: format!("{name}/{queue}"),
+            scheduler: Some(name.into()),
+            args: vec!["--queue".into(), queue.into()],
+        }
+    }
+
+    /// EEVDF, then every bundled scheduler and each queue back end.
+    pub fn all() -> Vec<Contender> {
+        vec![
+            Contender::eevdf(),
+            Contender::bundled("scx_template"),
+            Contender::queue("scx_fair", "rbtree"),
+            Contender::queue("scx_fair", "dsq"),
+            Contender::queue("scx_deadline", "heap"),
+            Contender::queue("scx_deadline", "rbtree"),
+            Contender::queue("scx_deadline", "dsq"),
+        ]
+    }
+}
+
+/// How long and how big each workload is.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Params {
+    /// vCPUs of every VM.
+    pub cpus: u32,
+    /// wakelat: measured seconds.
+    pub wakelat_secs: f64,
+    /// wakelat: warmup seconds.
+    pub wakelat_warmup_secs: f64,
+    /// wakelat: message threads.
+    pub wakelat_message_threads: usize,
+    /// wakelat: workers per message thread.
+    pub wakelat_workers: usize,
+    /// wakelat: work loop iterations per request (fixed, so every contender
+    /// does the same work).
+    pub wakelat_work_loops: u64,
+    /// hackbench: groups (`-g`).
+    pub hackbench_groups: u32,
+    /// hackbench: loops (`-l`).
+    pub hackbench_loops: u32,
+    /// cyclictest: seconds (`-D`).
+    pub cyclictest_secs: u32,
+    /// forkexec: children.
+    pub fork_count: u64,
+    /// wakelat seconds in the cost phase.
+    pub cost_wakelat_secs: f64,
+}
+
+impl Params {
+    /// The full benchmark on `cpus` vCPUs.
+    pub fn full(cpus: u32) -> Self {
+        Params {
+            cpus,
+            wakelat_secs: 3.0,
+            wakelat_warmup_secs: 0.5,
+            wakelat_message_threads: 2,
+            wakelat_workers: 4,
+            wakelat_work_loops: 10_000,
+            hackbench_groups: 2,
+            hackbench_loops: 100,
+            cyclictest_secs: 4,
+            fork_count: 300,
+            cost_wakelat_secs: 0.5,
+        }
+    }
+
+    /// Shorter workloads for a smoke run: about a third of the guest time.
+    pub fn quick(cpus: u32) -> Self {
+        Params {
+            wakelat_secs: 0.6,
+            wakelat_warmup_secs: 0.1,
+            hackbench_groups: 1,
+            hackbench_loops: 30,
+            cyclictest_secs: 1,
+            fork_count: 60,
+            cost_wakelat_secs: 0.2,
+            ..Params::full(cpus)
+        }
+    }
+
+    /// The guest script every contender runs.
+    pub fn script(&self) -> String {
+        let wakelat = |secs: f64, warmup: f64| {
+            format!(
+                "wakelat --runtime {secs} --warmup {warmup} --message-threads {} --workers {} --work-loops {}",
+                self.wakelat_message_threads, self.wakelat_workers, self.wakelat_work_loops
+            )
+        };
+        let hackbench = format!(
+            "hackbench -g {} -l {}",
+            self.hackbench_groups, self.hackbench_loops
+        );
+        format!(
+            r#"wakeprobe --comm {WORKER_COMM} -- {wakelat}
+{hackbench} | sed -n 's/^Time: */{HACKBENCH_PREFIX} secs=/p'
+stress-ng --cpu {cpus} --timeout {stress_secs}s >/dev/null 2>&1 &
+SNG=$!
+sleep 0.3
+cyclictest --policy=other -t1 -i 1000 -D {ct_secs} -q -h {CT_HIST_US} --histfile=/tmp/ct.hist >/dev/null
+kill $SNG; wait $SNG
+awk 'function d(x) {{ sub(/^0+/, "", x); return x + 0 }}
+/^# Total:/ {{ n = d($3) }}
+/^# Avg Latencies:/ {{ avg = d($4) }}
+/^# Max Latencies:/ {{ max = d($4) }}
+!/^#/ {{ c[d($1)] = d($2) }}
+END {{
+	p99 = -1; t = 0
+	for (i = 0; i < {CT_HIST_US}; i++) {{
+		t += c[i]
+		if (t * 100 >= n * 99) {{ p99 = i; break }}
+	}}
+	if (p99 < 0) p99 = max
+	print "{CYCLICTEST_PREFIX} avg_us=" avg " p99_us=" p99 " max_us=" max " samples=" n
+}}' /tmp/ct.hist
+forkexec --count {fork_count} --parallel {fork_parallel}
+bpfcost -- sh -c '{hackbench} >/dev/null && {cost_wakelat} >/dev/null'
+"#,
+            wakelat = wakelat(self.wakelat_secs, self.wakelat_warmup_secs),
+            cost_wakelat = wakelat(self.cost_wakelat_secs, 0.0),
+            cpus = self.cpus,
+            stress_secs = self.cyclictest_secs + 30,
+            ct_secs = self.cyclictest_secs,
+            fork_count = self.fork_count,
+            fork_parallel = 2 * self.cpus,
+        )
+    }
+}
+
+/// The prefix of the hackbench line the script prints.
+pub const HACKBENCH_PREFIX: &str = "hackbench:";
+/// The prefix of the cyclictest summary the script prints.
+pub const CYCLICTEST_PREFIX: &str = "cyclictest:";
+/// cyclictest's histogram range in us (p99 beyond it reads as the max).
+const CT_HIST_US: u32 = 100_000;
+
+/// A figure of the benchmark: its key in the JSON, what it is, its unit,
+/// and which way is better.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Figure {
+    /// The key (`probe_p99_us`).
+    pub key: &'static str,
+    /// What it is, for the report.
+    pub label: &'static str,
+    /// Its unit.
+    pub unit: &'static str,
+    /// True when a larger value is better (requests per second).
+    pub higher_is_better: bool,
+}
+
+const fn fig(key: &'static str, label: &'static str, unit: &'static str) -> Figure {
+    Figure {
+        key,
+        label,
+        unit,
+        higher_is_better: false,
+    }
+}
+
+/// Every figure each contender must produce, in report order.
+pub const FIGURES: &[Figure] = &[
+    fig("probe_p50_us", "wake-to-run p50 (probe)", "us"),
+    fig("probe_p90_us", "wake-to-run p90 (probe)", "us"),
+    fig("probe_p99_us", "wake-to-run p99 (probe)", "us"),
+    fig("probe_p99_9_us", "wake-to-run p99.9 (probe)", "us"),
+    fig("wakelat_p50_us", "wakelat p50", "us"),
+    fig("wakelat_p90_us", "wakelat p90", "us"),
+    fig("wakelat_p99_us", "wakelat p99", "us"),
+    fig("wakelat_p99_9_us", "wakelat p99.9", "us"),
+    Figure {
+        key: "wakelat_rps",
+        label: "wakelat requests/s",
+        unit: "1/s",
+        higher_is_better: true,
+    },
+    fig("hackbench_s", "hackbench time", "s"),
+    fig("cyclictest_avg_us", "cyclictest avg (CPU load)", "us"),
+    fig("cyclictest_p99_us", "cyclictest p99 (CPU load)", "us"),
+    fig("cyclictest_max_us", "cyclictest max (CPU load)", "us"),
+    fig("forkexec_us", "fork+exec+wait per child", "us"),
+];
+
+/// The callbacks whose BPF cost is reported, by their suffix in the
+/// program's name (`<scheduler>_<callback>`).
+pub const CALLBACKS: &[&str] = &["select_cpu", "enqueue", "dispatch", "running", "stopping"];
+
+/// cyclictest's summary, as the script prints it.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Cyclictest {
+    /// Average latency.
+    pub avg_us: f64,
+    /// 99th percentile (the max when beyond the histogram).
+    pub p99_us: f64,
+    /// Largest.
+    pub max_us: f64,
+    /// Samples.
+    pub samples: u64,
+}
+
+/// One callback's cost in one run.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct CallbackFigure {
+    /// Runs counted.
+    pub runs: u64,
+    /// ns per run as the statistics charged it.
+    pub ns_per_run: f64,
+}
+
+/// What one VM run produced; a figure is missing when its workload failed
+/// (the reasons are in `errors`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RunFigures {
+    /// Figures by [`Figure::key`].
+    pub figures: BTreeMap<String, f64>,
+    /// Per-callback cost by callback name ([`CALLBACKS`]); empty for EEVDF.
+    pub costs: BTreeMap<String, CallbackFigure>,
+    /// What an empty BPF program reads (the statistics' overhead), ns.
+    pub empty_ns: Option<f64>,
+    /// Why figures are missing.
+    pub errors: Vec<String>,
+}
+
+impl RunFigures {
+    /// Reads every result line out of a run's console `log`.
+    pub fn parse(log: &str) -> Self {
+        let mut r = RunFigures::default();
+        let put =
+            |r: &mut RunFigures, what: &str, res: Result<Vec<(&str, f64)>, ParseError>| match res {
+                Ok(v) => r
+                    .figures
+                    .extend(v.into_iter().map(|(k, x)| (k.to_string(), x))),
+                Err(e) => r.errors.push(format!("{what}: {e}")),
+            };
+        let probe = ProbeSummary::parse(log).map(|p| {
+            vec![
+                ("probe_p50_us", p.p50_us),
+                ("probe_p90_us", p.p90_us),
+                ("probe_p99_us", p.p99_us),
+                ("probe_p99_9_us", p.p99_9_us),
+            ]
+        });
+        put(&mut r, "wakeprobe", probe);
+        let own = wakelat::Summary::parse(log).map(|w| {
+            vec![
+                ("wakelat_p50_us", w.p50_us),
+                ("wakelat_p90_us", w.p90_us),
+                ("wakelat_p99_us", w.p99_us),
+                ("wakelat_p99_9_us", w.p99_9_us),
+                ("wakelat_rps", w.rps),
+            ]
+        });
+        put(&mut r, "wakelat", own);
+        let hb = ResultLine::find(log, HACKBENCH_PREFIX)
+            .and_then(|l| l.get::<f64>("secs"))
+            .map(|s| vec![("hackbench_s", s)]);
+        put(&mut r, "hackbench", hb);
+        let ct = parse_cyclictest(log).map(|c| {
+            vec![
+                ("cyclictest_avg_us", c.avg_us),
+                ("cyclictest_p99_us", c.p99_us),
+                ("cyclictest_max_us", c.max_us),
+            ]
+        });
+        put(&mut r, "cyclictest", ct);
+        let fe = forkexec::Summary::parse(log).map(|f| vec![("forkexec_us", f.per_exec_us)]);
+        put(&mut r, "forkexec", fe);
+        match ResultLine::find(log, EMPTY_LINE_PREFIX).and_then(|l| l.get::<f64>("ns_per_run")) {
+            Ok(ns) => r.empty_ns = Some(ns),
+            Err(e) => r.errors.push(format!("bpfcost: {e}")),
+        }
+        match CallbackCost::parse_all(log) {
+            Ok(costs) => {
+                for c in costs {
+                    if let Some(cb) = callback_of(&c.name) {
+                        r.costs.insert(
+                            cb.into(),
+                            CallbackFigure {
+                                runs: c.run_cnt,
+                                ns_per_run: c.ns_per_run(),
+                            },
+                        );
+                    }
+                }
+            }
+            Err(e) => r.errors.push(format!("bpfcost: {e}")),
+        }
+        r
+    }
+
+    /// The keys of [`FIGURES`] this run lacks.
+    pub fn missing(&self) -> Vec<&'static str> {
+        FIGURES
+            .iter()
+            .map(|f| f.key)
+            .filter(|k| !self.figures.get(*k).is_some_and(|v| v.is_finite()))
+            .collect()
+    }
+}
+
+/// The callback of [`CALLBACKS`] a program named `<scheduler>_<callback>`
+/// implements.
+pub fn callback_of(prog: &str) -> Option<&'static str> {
+    CALLBACKS
+        .iter()
+        .copied()
+        .find(|cb| prog.strip_suffix(cb).is_some_and(|p| p.ends_with('_')))
+}
+
+/// The script's cyclictest line.
+pub fn parse_cyclictest(log: &str) -> Result<Cyclictest, ParseError> {
+    let l = ResultLine::find(log, CYCLICTEST_PREFIX)?;
+    Ok(Cyclictest {
+        avg_us: l.get("avg_us")?,
+        p99_us: l.get("p99_us")?,
+        max_us: l.get("max_us")?,
+        samples: l.get("samples")?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn callbacks_are_found_by_suffix() {
+        assert_eq!(callback_of("deadline_select_cpu"), Some("select_cpu"));
+        assert_eq!(callback_of("fair_enqueue"), Some("enqueue"));
+        assert_eq!(callback_of("template_runnable"), None);
+        assert_eq!(callback_of("enqueue"), None);
+    }
+
+    #[test]
+    fn a_full_log_gives_every_figure() {
+        let log = "\
+wakelat: p50_us=5.000 p90_us=9.000 p99_us=20.000 p99_9_us=40.000 max_us=50.000 rps=1000.0 samples=900
+wakeprobe: p50_us=4.000 p90_us=8.000 p99_us=19.000 p99_9_us=39.000 max_us=49.000 samples=900 wakeups=950 dropped=3
+hackbench: secs=1.250
+cyclictest: avg_us=700 p99_us=2000 max_us=4000 samples=3000
+forkexec: n=100 total_ms=50.000 per_exec_us=500.000
+bpfcost-empty: ns_per_run=86.0
+bpfcost-prog: name=fair_enqueue runs=10 run_time_ns=2500 ns_per_run=250.0
+bpfcost-prog: name=fair_runnable runs=10 run_time_ns=1000 ns_per_run=100.0
+";
+        let r = RunFigures::parse(log);
+        assert!(r.errors.is_empty(), "{:?}", r.errors);
+        assert!(r.missing().is_empty(), "{:?}", r.missing());
+        assert_eq!(r.figures["cyclictest_p99_us"], 2000.0);
+        assert_eq!(r.figures["forkexec_us"], 500.0);
+        assert_eq!(r.empty_ns, Some(86.0));
+        assert_eq!(r.costs.len(), 1);
+        assert_eq!(r.costs["enqueue"].ns_per_run, 250.0);
+
+        let partial = RunFigures::parse("hackbench: secs=1.0\n");
+        assert!(partial.missing().contains(&"probe_p99_us"));
+        assert!(!partial.missing().contains(&"hackbench_s"));
+        assert!(!partial.errors.is_empty());
+    }
+}
