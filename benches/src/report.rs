@@ -199,10 +199,19 @@ impl Report {
             self.vm_markdown(&mut s);
         }
         for (tool, table) in &self.host_tables {
+            // The tools' own headings become bold lines inside this section.
+            let table: Vec<String> = table
+                .trim_end()
+                .lines()
+                .map(|l| match l.strip_prefix('#') {
+                    Some(h) => format!("**{}**", h.trim_start_matches('#').trim()),
+                    None => l.to_string(),
+                })
+                .collect();
             let _ = writeln!(
                 s,
                 "\nHost micro-benchmark `{tool}` (this machine, real time):\n\n{}",
-                table.trim_end()
+                table.join("\n")
             );
         }
         s

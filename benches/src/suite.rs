@@ -9,7 +9,8 @@
 //! run-time statistics on, a short mix of hackbench and wakelat under
 //! `bpfcost` for the scheduler's per-callback cost. The cost phase comes last
 //! so that the statistics' own overhead (two clock reads per callback, which
-//! EEVDF does not pay) stays out of the latency figures.
+//! EEVDF does not pay) stays out of the latency figures. Each phase starts
+//! with a `bench-phase: <name> uptime=<guest s>` line in the console log.
 
 use std::collections::BTreeMap;
 
@@ -151,11 +152,15 @@ impl Params {
             self.hackbench_groups, self.hackbench_loops
         );
         format!(
-            r#"wakeprobe --comm {WORKER_COMM} -- {wakelat}
+            r#"phase() {{ echo "bench-phase: $1 uptime=$(cut -d' ' -f1 /proc/uptime)"; }}
+phase wakelat
+wakeprobe --comm {WORKER_COMM} -- {wakelat}
+phase hackbench
 {hackbench} | sed -n 's/^Time: */{HACKBENCH_PREFIX} secs=/p'
 stress-ng --cpu {cpus} --timeout {stress_secs}s >/dev/null 2>&1 &
 SNG=$!
 sleep 0.3
+phase cyclictest
 cyclictest --policy=other -t1 -i 1000 -D {ct_secs} -q -h {CT_HIST_US} --histfile=/tmp/ct.hist >/dev/null
 kill $SNG; wait $SNG
 awk 'function d(x) {{ sub(/^0+/, "", x); return x + 0 }}
@@ -172,8 +177,11 @@ END {{
 	if (p99 < 0) p99 = max
 	print "{CYCLICTEST_PREFIX} avg_us=" avg " p99_us=" p99 " max_us=" max " samples=" n
 }}' /tmp/ct.hist
+phase forkexec
 forkexec --count {fork_count} --parallel {fork_parallel}
+phase costs
 bpfcost -- sh -c '{hackbench} >/dev/null && {cost_wakelat} >/dev/null'
+phase end
 "#,
             wakelat = wakelat(self.wakelat_secs, self.wakelat_warmup_secs),
             cost_wakelat = wakelat(self.cost_wakelat_secs, 0.0),
