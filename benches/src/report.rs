@@ -234,7 +234,7 @@ impl Report {
         );
         let _ = writeln!(
             s,
-            "Each cell: median (min–max); below it the ratio against EEVDF's median from the \
+            "Each cell: median (min–max, when the seeds differ); below it the ratio against EEVDF's median from the \
 same run, **bold** when significant (min–max ranges do not overlap{}), ✓ when better.\n",
             if self.seeds.len() < 2 {
                 "; never with one seed"
@@ -255,8 +255,11 @@ same run, **bold** when significant (min–max ranges do not overlap{}), ✓ whe
                 let cell = match c.figures.get(f.key) {
                     None => "-".to_string(),
                     Some(sp) => {
-                        let mut cell =
-                            format!("{} ({}–{})", num(sp.median), num(sp.min), num(sp.max));
+                        let mut cell = if sp.min == sp.max {
+                            num(sp.median)
+                        } else {
+                            format!("{} ({}–{})", num(sp.median), num(sp.min), num(sp.max))
+                        };
                         if let Some(r) = c.ratios.get(f.key) {
                             let ratio = format!("{:.2}x", r.ratio);
                             let ratio = if r.significant {

@@ -163,20 +163,19 @@ sleep 0.3
 phase cyclictest
 cyclictest --policy=other -t1 -i 1000 -D {ct_secs} -q -h {CT_HIST_US} --histfile=/tmp/ct.hist >/dev/null
 kill $SNG; wait $SNG
-awk 'function d(x) {{ sub(/^0+/, "", x); return x + 0 }}
+grep -v '[[:space:]]0*$' /tmp/ct.hist | awk 'function d(x) {{ sub(/^0+/, "", x); return x + 0 }}
 /^# Total:/ {{ n = d($3) }}
 /^# Avg Latencies:/ {{ avg = d($4) }}
 /^# Max Latencies:/ {{ max = d($4) }}
-!/^#/ {{ c[d($1)] = d($2) }}
+!/^#/ {{ k++; lat[k] = d($1); cnt[k] = d($2) }}
 END {{
-	p99 = -1; t = 0
-	for (i = 0; i < {CT_HIST_US}; i++) {{
-		t += c[i]
-		if (t * 100 >= n * 99) {{ p99 = i; break }}
+	p99 = max; t = 0
+	for (i = 1; i <= k; i++) {{
+		t += cnt[i]
+		if (t * 100 >= n * 99) {{ p99 = lat[i]; break }}
 	}}
-	if (p99 < 0) p99 = max
 	print "{CYCLICTEST_PREFIX} avg_us=" avg " p99_us=" p99 " max_us=" max " samples=" n
-}}' /tmp/ct.hist
+}}'
 phase forkexec
 forkexec --count {fork_count} --parallel {fork_parallel}
 phase costs

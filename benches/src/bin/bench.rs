@@ -41,7 +41,8 @@ const README_END: &str = "<!-- bench:end -->";
 in deterministic VMs, plus the host micro-benchmarks"
 )]
 struct Args {
-    /// Short workloads and one seed: a smoke run (under 5 minutes here).
+    /// Short workloads and one seed: a smoke run (all contenders, a few
+    /// minutes).
     #[arg(long)]
     quick: bool,
     /// Seeds of the deterministic mode, comma-separated (default: 1,2,3;
