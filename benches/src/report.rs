@@ -191,6 +191,28 @@ impl Report {
         gaps
     }
 
+    /// The contenders whose medians are at or below EEVDF's on cyclictest
+    /// avg and p99, the probe's and wakelat's p99 wake-to-run latency and
+    /// hackbench time (the benchmark's target).
+    pub fn target_met(&self) -> Vec<String> {
+        const KEYS: [&str; 5] = [
+            "cyclictest_avg_us",
+            "cyclictest_p99_us",
+            "probe_p99_us",
+            "wakelat_p99_us",
+            "hackbench_s",
+        ];
+        self.contenders
+            .iter()
+            .filter(|c| c.contender.scheduler.is_some())
+            .filter(|c| {
+                KEYS.iter()
+                    .all(|k| c.ratios.get(*k).is_some_and(|r| r.ratio <= 1.0))
+            })
+            .map(|c| c.contender.label.clone())
+            .collect()
+    }
+
     /// The report as markdown: the figures table, the callback costs, the
     /// mode's limits, the host micro-benchmarks.
     pub fn markdown(&self) -> String {
@@ -235,11 +257,23 @@ impl Report {
         let _ = writeln!(
             s,
             "Each cell: median (min–max, when the seeds differ); below it the ratio against EEVDF's median from the \
-same run, **bold** when significant (min–max ranges do not overlap{}), ✓ when better.\n",
+same run, **bold** when significant (min–max ranges do not overlap{}), ✓ when better. \
+Every seed's figures are in report.json.\n",
             if self.seeds.len() < 2 {
                 "; never with one seed"
             } else {
                 ""
+            }
+        );
+        let met = self.target_met();
+        let _ = writeln!(
+            s,
+            "Target (cyclictest avg and p99 under load and wake-to-run p99, probe's and \
+wakelat's, at or below EEVDF's, hackbench at least as fast): {}.\n",
+            if met.is_empty() {
+                "met by none".to_string()
+            } else {
+                format!("met by {}", met.join(", "))
             }
         );
         let mut header = String::from("| figure |");
@@ -481,6 +515,37 @@ mod tests {
         assert!(md.contains("**1.91x**"));
         assert!(md.contains("| scx_fair/dsq |"));
         assert!(r.gaps().iter().any(|g| g.contains("no hackbench_s")));
+        // No contender has every target figure (only p99 and rps here).
+        assert!(r.target_met().is_empty());
+        assert!(md.contains("met by none"));
+    }
+
+    #[test]
+    fn target_needs_every_figure_at_or_below_eevdf() {
+        let run = |v: f64, hackbench: f64| {
+            let mut figures = RunFigures::default();
+            for k in [
+                "cyclictest_avg_us",
+                "cyclictest_p99_us",
+                "probe_p99_us",
+                "wakelat_p99_us",
+            ] {
+                figures.figures.insert(k.into(), v);
+            }
+            figures.figures.insert("hackbench_s".into(), hackbench);
+            Run {
+                seed: 1,
+                figures,
+                failure: None,
+            }
+        };
+        let runs = vec![
+            (Contender::eevdf(), vec![run(10.0, 1.0)]),
+            (Contender::bundled(TEMPLATE), vec![run(10.0, 1.0)]),
+            (Contender::queue("scx_fair", "dsq"), vec![run(5.0, 1.1)]),
+        ];
+        let r = Report::new(Params::quick(2), vec![1], true, "k".into(), runs);
+        assert_eq!(r.target_met(), vec![TEMPLATE.to_string()]);
     }
 
     #[test]
