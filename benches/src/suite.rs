@@ -119,7 +119,7 @@ impl Params {
             wakelat_work_loops: 10_000,
             hackbench_groups: 2,
             hackbench_loops: 100,
-            cyclictest_secs: 4,
+            cyclictest_secs: 5,
             fork_count: 300,
             cost_wakelat_secs: 0.5,
         }
@@ -132,7 +132,7 @@ impl Params {
             wakelat_warmup_secs: 0.1,
             hackbench_groups: 1,
             hackbench_loops: 30,
-            cyclictest_secs: 1,
+            cyclictest_secs: 2,
             fork_count: 60,
             cost_wakelat_secs: 0.2,
             ..Params::full(cpus)
@@ -159,7 +159,7 @@ phase hackbench
 {hackbench} | sed -n 's/^Time: */{HACKBENCH_PREFIX} secs=/p'
 stress-ng --cpu {cpus} --timeout {stress_secs}s >/dev/null 2>&1 &
 SNG=$!
-sleep 0.3
+sleep 1
 phase cyclictest
 cyclictest --policy=other -t1 -i 1000 -D {ct_secs} -q -h {CT_HIST_US} --histfile=/tmp/ct.hist >/dev/null
 kill $SNG; wait $SNG
