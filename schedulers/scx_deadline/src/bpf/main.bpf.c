@@ -447,6 +447,8 @@ void BPF_STRUCT_OPS(deadline_stopping, struct task_struct *p, bool runnable)
  * of ours (left alone, the kernel would refill 20 ms, and a task that then
  * wakes without preempting would wait that long), charged for the slice
  * it ran so that its vruntime and deadline stay current.
+ * (On 7.2, whose BTF breaks the setter kfunc, the compat header writes
+ * p->scx.slice and the kernel logs once that this is deprecated.)
  */
 static __always_inline void keep_running(struct task_struct *prev, s32 cpu)
 {

@@ -338,6 +338,8 @@ static __always_inline void follow_dom_clock(struct task_ctx __arena *tc, struct
  * charge the slice it ran, so its vtime and the domain clock stay current,
  * and give it another of ours. Left alone, the kernel would refill 20 ms,
  * and a task waking meanwhile would wait that long.
+ * (On 7.2, whose BTF breaks the setter kfunc, the compat header writes
+ * p->scx.slice and the kernel logs once that this is deprecated.)
  */
 static __always_inline void run_on(struct task_struct *prev)
 {
