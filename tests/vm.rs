@@ -14,106 +14,8 @@ fn tail(log: &str) -> String {
     tail_lines(log, 40)
 }
 
-/// What the template's VM run does besides the stress suite: an out-of-range
-/// retune, and a scrape of the metrics endpoint.
-const TEMPLATE_CLIENTS: &str = r#"$SCHED --tune slice_us=5 2>&1; echo "SCXTEST bad-tune-rc $?"
-wget -q -O - http://127.0.0.1:9469/metrics | grep -E '^scx_(tunable|global_total|wake_to_run_seconds_count)'"#;
-
-/// The issue's stress suite on the template: stress-ng (cpu, fork, affinity)
-/// and hackbench for 20 s with every worker making progress, statistics
-/// queries whose counters move, a live retune that shows in the stats, and
-/// the clean "unregistered from user space" exit. Also its wake-to-run
-/// histograms, a refused retune and the metrics endpoint.
-#[test]
-fn template_attaches_runs_stress_ng_and_unregisters_cleanly() {
-    let bin = build_scheduler("scx_template", false).expect("build scx_template");
-    let tune = ("slice_us", 5000);
-    let result = SchedRun::new(&bin)
-        .args(["--metrics-addr"])
-        .workload(format!(
-            "{TEMPLATE_CLIENTS}\n{}",
-            SchedRun::stress_suite(20, tune)
-        ))
-        .vm_config(VmConfig::new().cpus(2).timeout(Duration::from_secs(240)))
-        .vm()
-        .expect("VM run");
-    if let Some(t) = result.enabled_after {
-        println!("boot to scheduler enabled: {:.1} s", t.as_secs_f64());
-    }
-    println!(
-        "stress-ng bogo ops {:?}, hackbench rounds {}",
-        result.stressor_ops, result.hackbench_rounds
-    );
-    if let Err(e) = result.check_stress_suite("dispatch", tune) {
-        panic!("template stress suite failed: {e}");
-    }
-    assert_eq!(result.states, ["disabled", "enabled", "disabled"]);
-    assert_eq!(result.kernel_exit_reason.as_deref(), Some(CLEAN_EXIT));
-    // The scheduler itself scheduled the workload: its own counters moved.
-    let queued =
-        result.stat("global").expect("final stats") + result.stat("local").expect("final stats");
-    assert!(
-        queued > 0,
-        "the template scheduled nothing: {:?}",
-        result.final_stats
-    );
-    // The queue depth comes from the arena run queue, read through the mmap.
-    let waiting = result
-        .stat("queued")
-        .expect("queue depth in the final stats");
-    assert!(
-        waiting <= result.stat("global").expect("final stats"),
-        "more tasks waiting than ever queued: {:?}",
-        result.final_stats
-    );
-    // Wake-to-run latency, recorded in BPF into arena histograms.
-    let wakeups = result
-        .stat("wake_to_run_count")
-        .expect("latency in the stats");
-    assert!(
-        wakeups > 0,
-        "no wake-to-run samples: {:?}",
-        result.final_stats
-    );
-    let (p50, p99, max) = (
-        result.stat("wake_to_run_p50_ns").expect("p50"),
-        result.stat("wake_to_run_p99_ns").expect("p99"),
-        result.stat("wake_to_run_max_ns").expect("max"),
-    );
-    assert!(p50 <= p99 && p99 <= max, "p50 {p50} p99 {p99} max {max}");
-    println!("wake-to-run: {wakeups} samples, p50 {p50} ns, p99 {p99} ns, max {max} ns");
-    assert!(result.stat("alloc_pages").expect("allocator use") > 0);
-
-    // The retune was logged; a bad one was refused with a clear message
-    // while the scheduler went on.
-    let log = &result.log;
-    assert!(
-        log.contains("retuned: slice_us=5000"),
-        "the scheduler did not log the retune"
-    );
-    assert!(
-        log.contains("SCXTEST bad-tune-rc 1"),
-        "a bad retune was accepted"
-    );
-    assert!(
-        log.contains("slice_us: 5 is out of range 100..=1000000"),
-        "no clear refusal"
-    );
-    // The metrics endpoint served OpenMetrics.
-    assert!(
-        log.contains("scx_tunable{scheduler=\"scx_template\",name=\"slice_us\"}"),
-        "the metrics endpoint did not serve the tunable:\n{}",
-        tail(log)
-    );
-    assert!(log.contains("scx_wake_to_run_seconds_count{scheduler=\"scx_template\"}"));
-
-    // The kernel is now cached: it is found again without any download.
-    let offline = KernelOptions {
-        offline: true,
-        ..KernelOptions::default()
-    };
-    sched_ext_kernel(&offline).expect("the cached kernel is reused offline");
-}
+// The template's stress suite is its own smoke test, which forks take with
+// them: schedulers/scx_template/tests/vm.rs.
 
 /// A second scheduler cannot load while one runs: it exits with one clear
 /// error line, and the first keeps running and unloads cleanly.
@@ -162,6 +64,13 @@ kill -INT $FIRST; wait $FIRST; echo \"FIRST-RC $?\"
     assert!(second[0].contains("already running"), "{}", second[0]);
     assert_eq!(line("FIRST-STATE"), "enabled");
     assert_eq!(line("FIRST-RC"), "0");
+
+    // The kernel is now cached: it is found again without any download.
+    let offline = KernelOptions {
+        offline: true,
+        ..KernelOptions::default()
+    };
+    sched_ext_kernel(&offline).expect("the cached kernel is reused offline");
 }
 
 /// A CPU going offline makes the kernel end the scheduler and ask for a

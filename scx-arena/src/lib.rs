@@ -6,6 +6,7 @@
 //! - [`bitmap`]: reads the BPF arena bitmap / cpumask (`scx_arena/bitmap.h`)
 //! - [`btree`]: reads and checks the BPF arena B+tree (`scx_arena/btree.h`)
 //!   from userspace.
+//! - [`fork`]: forks `scx_template` into a new scheduler of the workspace.
 //! - [`globals`]: reads of a BPF object's `.bss`/`.data` globals by name.
 //! - [`heap`]: reads and checks the BPF arena heap (`scx_arena/heap.h`)
 //!   from userspace.
@@ -31,6 +32,7 @@ pub mod alloc;
 pub mod arena;
 pub mod bitmap;
 pub mod btree;
+pub mod fork;
 pub mod globals;
 pub mod heap;
 pub mod htab;

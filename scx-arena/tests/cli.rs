@@ -87,6 +87,31 @@ fn bad_flag_values_are_refused() {
     }
 }
 
+#[test]
+fn bad_or_taken_scheduler_names_are_refused_in_one_line() {
+    // Checked before the workspace is even looked at.
+    let out = scx_arena(&["new", "My-Sched", "--workspace", "/nonexistent"], &[]);
+    one_line_error(
+        &out,
+        "'My-Sched' cannot be a scheduler name: scheduler names start with 'scx_'",
+    );
+    // Taken: checked before anything is written (the real workspace is only read).
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace");
+    let out = scx_arena(
+        &[
+            "new",
+            "scx_template",
+            "--workspace",
+            root.to_str().expect("utf-8"),
+        ],
+        &[],
+    );
+    one_line_error(&out, "'scx_template' is taken: ");
+    one_line_error(&out, "schedulers/scx_template already exists");
+}
+
 /// A file with just enough of the x86 boot header for the release string.
 fn fake_bzimage(release: &str) -> Vec<u8> {
     let mut img = vec![0u8; 0x1000];

@@ -4,12 +4,17 @@
 //! scheduler and runs it under a workload: directly on a host with sched_ext
 //! (as root), otherwise in a VM booted on a Debian sched_ext kernel. Its
 //! statistics stream live; at the end it prints how the scheduler exited.
+//!
+//! `scx-arena new <name>` forks `schedulers/scx_template` into
+//! `schedulers/<name>`, renamed, with its own README and smoke test.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
+use scx_arena::fork::{fork, Forked, TEMPLATE};
 use scx_arena::run::{build_scheduler, workspace_root, SchedRun, SchedRunResult};
 use scx_arena::runtime::require_sched_ext;
 use scx_arena::vm::qemu::{QEMU, QEMU_PACKAGE};
@@ -28,6 +33,20 @@ enum Cmd {
     /// Build a bundled scheduler and run it under a workload (in a VM when
     /// this kernel has no sched_ext).
     Run(RunOpts),
+    /// Fork schedulers/scx_template into a new scheduler, schedulers/<NAME>:
+    /// crate, binary, BPF identifiers and sched_ext ops name renamed.
+    New(NewOpts),
+}
+
+#[derive(Debug, clap::Args)]
+struct NewOpts {
+    /// The new scheduler's name: scx_ then lowercase letters, digits, '_'
+    /// (its crate, binary and directory; the ops name drops the scx_).
+    name: String,
+
+    /// The workspace to add it to (default: the one this binary was built in).
+    #[arg(long)]
+    workspace: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -84,6 +103,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.cmd {
         Cmd::Run(opts) => run(opts),
+        Cmd::New(opts) => new(opts),
     };
     match result {
         Ok(code) => code,
@@ -92,6 +112,21 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn new(o: NewOpts) -> Result<ExitCode> {
+    let workspace = o.workspace.unwrap_or_else(workspace_root);
+    let Forked { dir, names } = fork(&workspace, &o.name)?;
+    println!(
+        "created {} from {TEMPLATE}: crate and binary {}, sched_ext ops name '{}'",
+        dir.display(),
+        names.crate_name,
+        names.prefix
+    );
+    println!("its policy: {}", dir.join("src/bpf/main.bpf.c").display());
+    println!("run it:     tools/run {}", names.crate_name);
+    println!("test it:    cargo test -p {}", names.crate_name);
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Names of the bundled schedulers (directories under schedulers/).
