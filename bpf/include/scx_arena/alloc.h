@@ -109,6 +109,7 @@ int __scx_arena_check_open(u64 addr, u64 size);
 							 SCX_ARENA_FILE8), ___sz)); \
 	})
 
+/* Checked mode: a bad free (double, invalid) is reported, not done. */
 static __always_inline int scx_arena_free(void __arena *p)
 {
 	return p ? __scx_arena_free_checked((u64)p) : 0;

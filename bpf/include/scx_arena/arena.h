@@ -154,6 +154,7 @@ static __always_inline u64 scx_arena_start(void)
 	return ((struct bpf_arena *)&arena)->user_vm_start;
 }
 
+/* The user address just past the arena's last page (see scx_arena_start()). */
 static __always_inline u64 scx_arena_end(void)
 {
 	return ((struct bpf_arena *)&arena)->user_vm_end;

@@ -93,6 +93,11 @@ struct scx_test_failure_map scx_test_failure SEC(".maps") __weak;
 					#a " " #op " " #b);                    \
 	} while (0)
 
+/*
+ * ASSERT_EQ/NE/LT/LE/GT/GE - compare @a with @b (==, !=, <, <=, >, >=).
+ * On failure the test program returns SCX_TEST_FAILED at once, and the
+ * report names this file and line, the expression and both values.
+ */
 #define ASSERT_EQ(a, b) __SCX_ASSERT_CMP(a, ==, b)
 #define ASSERT_NE(a, b) __SCX_ASSERT_CMP(a, !=, b)
 #define ASSERT_LT(a, b) __SCX_ASSERT_CMP(a, <, b)
@@ -112,6 +117,7 @@ struct scx_test_failure_map scx_test_failure SEC(".maps") __weak;
 			__scx_test_fail(1, 0, 0, "!(" #x ")");                 \
 	} while (0)
 
+/* ASSERT_NULL/NONNULL - @p is (is not) NULL; reported like ASSERT_EQ. */
 #define ASSERT_NULL(p) __SCX_ASSERT_CMP((u64)(p), ==, (u64)0)
 #define ASSERT_NONNULL(p) __SCX_ASSERT_CMP((u64)(p), !=, (u64)0)
 
