@@ -100,9 +100,13 @@ impl Names {
             why,
         };
         let Some(prefix) = name.strip_prefix(NAME_START) else {
+            let fixed = format!("{NAME_START}{name}");
+            let hint = match Names::new(&fixed) {
+                Ok(_) => format!(" (try '{fixed}')"),
+                Err(_) => String::new(),
+            };
             return Err(bad(format!(
-                "scheduler names start with '{NAME_START}' (try '{NAME_START}{}')",
-                name.trim_start_matches('_')
+                "scheduler names start with '{NAME_START}'{hint}"
             )));
         };
         if !prefix.starts_with(|c: char| c.is_ascii_lowercase()) {
@@ -557,6 +561,7 @@ mod tests {
     fn bad_names_are_refused_with_the_rule() {
         for (name, says) in [
             ("mysched", "start with 'scx_' (try 'scx_mysched')"),
+            ("My-Sched", "start with 'scx_'"),
             ("scx_", "followed by a lowercase letter"),
             ("scx_1st", "followed by a lowercase letter"),
             ("scx__x", "followed by a lowercase letter"),
@@ -576,6 +581,8 @@ mod tests {
             let err = refused(name);
             assert!(err.contains(says), "{name:?}: {err:?} lacks {says:?}");
         }
+        // A hint only when it would be accepted.
+        assert!(!refused("My-Sched").contains("try"));
         // Reserved words only as whole words: bpfish is fine.
         assert!(Names::new("scx_bpfish").is_ok());
     }
