@@ -73,42 +73,6 @@ kill -INT $FIRST; wait $FIRST; echo \"FIRST-RC $?\"
     sched_ext_kernel(&offline).expect("the cached kernel is reused offline");
 }
 
-/// A CPU going offline makes the kernel end the scheduler and ask for a
-/// restart (it has no hotplug callbacks); the runtime reloads it, and it
-/// runs on to the clean exit.
-#[test]
-fn template_restarts_after_cpu_hotplug() {
-    let bin = build_scheduler("scx_template", false).expect("build scx_template");
-    let workload = r#"stress-ng --cpu 2 --timeout 4s --metrics-brief
-echo 0 > /sys/devices/system/cpu/cpu1/online
-n=0; while [ "$(cat /sys/kernel/sched_ext/state)" = enabled ] && [ $n -lt 100 ]; do sleep 0.1; n=$((n+1)); done
-echo "SCXTEST after-offline $(cat /sys/kernel/sched_ext/state)"
-n=0; while [ "$(cat /sys/kernel/sched_ext/state)" != enabled ] && [ $n -lt 900 ]; do sleep 0.1; n=$((n+1)); done
-echo 1 > /sys/devices/system/cpu/cpu1/online
-n=0; while [ "$(cat /sys/kernel/sched_ext/state)" != enabled ] && [ $n -lt 900 ]; do sleep 0.1; n=$((n+1)); done
-stress-ng --cpu 2 --timeout 2s --metrics-brief"#;
-    let result = SchedRun::new(&bin)
-        .workload(workload)
-        .vm_config(VmConfig::new().cpus(2).timeout(Duration::from_secs(300)))
-        .vm()
-        .expect("VM run");
-    let log = &result.log;
-    assert!(
-        log.contains("the kernel asked for a restart"),
-        "no restart after the hotplug:\n{}",
-        tail(log)
-    );
-    assert!(
-        log.matches("scx_template: attached").count() >= 2,
-        "not reattached:\n{}",
-        tail(log)
-    );
-    if let Err(e) = result.check_clean() {
-        panic!("the run around the restart was not clean: {e}");
-    }
-    assert_eq!(result.kernel_exit_reason.as_deref(), Some(CLEAN_EXIT));
-}
-
 /// A program the verifier rejects: the scheduler exits non-zero with the
 /// reason and the useful tail of the verifier log, not thousands of lines.
 /// And run by a user other than root, it says so in one line.
@@ -222,4 +186,11 @@ fn allocator_lock_timeout_is_a_scheduler_error_exit() {
     assert_eq!(result.kernel_exit_reason.as_deref(), Some("scx_bpf_error"));
     assert_ne!(result.sched_rc, Some(0));
     assert!(result.check_clean().is_err());
+    // The system is back on the default scheduler, and stays there.
+    assert_eq!(
+        result.states.last().map(String::as_str),
+        Some("disabled"),
+        "{:?}",
+        result.states
+    );
 }

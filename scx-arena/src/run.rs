@@ -103,6 +103,27 @@ impl SchedRun {
         )
     }
 
+    /// A workload step: takes CPU `cpu` offline, then back online, while
+    /// the scheduler runs. The kernel ends a scheduler that has no hotplug
+    /// callbacks at each step and asks for a restart, which the shared
+    /// runtime does; the step waits up to 90 s for the scheduler to be
+    /// enabled again each time and prints `SCXTEST hotplug-offline <state>`
+    /// and `SCXTEST hotplug-online <state>`. Check the outcome with
+    /// [`SchedRunResult::check_hotplug_restarts`].
+    pub fn hotplug_cycle(cpu: u32) -> String {
+        format!(
+            r#"st() {{ cat /sys/kernel/sched_ext/state; }}
+hp_wait() {{
+	n=0; while [ "$(st)" = enabled ] && [ $n -lt 100 ]; do sleep 0.1; n=$((n+1)); done
+	n=0; while [ "$(st)" != enabled ] && [ $n -lt 900 ]; do sleep 0.1; n=$((n+1)); done
+}}
+echo 0 > /sys/devices/system/cpu/cpu{cpu}/online; hp_wait
+echo "SCXTEST hotplug-offline $(st)"
+echo 1 > /sys/devices/system/cpu/cpu{cpu}/online; hp_wait
+echo "SCXTEST hotplug-online $(st)""#
+        )
+    }
+
     /// Flags passed to the scheduler.
     /// The stress test every bundled scheduler must pass (issue 6): for
     /// `secs` seconds, stress-ng CPU hogs, fork storms and affinity churn
@@ -500,6 +521,40 @@ impl SchedRunResult {
                 tune.0,
                 tune.1,
                 self.stat(&key)
+            )));
+        }
+        Ok(())
+    }
+
+    /// Ok iff a [`SchedRun::hotplug_cycle`] step worked for scheduler
+    /// `name`: the scheduler was enabled again after the CPU went offline
+    /// and after it came back, the runtime restarted it at least once when
+    /// the kernel asked, and it attached once more than it restarted.
+    pub fn check_hotplug_restarts(&self, name: &str) -> Result<(), RunError> {
+        let unclean = |what: String| RunError::Unclean {
+            what,
+            tail: tail_lines(&self.log, 40),
+        };
+        for step in ["offline", "online"] {
+            let marker = format!("SCXTEST hotplug-{step} ");
+            let state = self
+                .log
+                .lines()
+                .find_map(|l| l.trim().strip_prefix(marker.as_str()));
+            if state.map(str::trim) != Some("enabled") {
+                return Err(unclean(format!(
+                    "after the CPU went {step} the scheduler was {state:?}, not enabled again"
+                )));
+            }
+        }
+        let restarts = self
+            .log
+            .matches(&format!("{name}: the kernel asked for a restart"))
+            .count();
+        let attached = self.log.matches(&format!("{name}: attached")).count();
+        if restarts == 0 || attached != restarts + 1 {
+            return Err(unclean(format!(
+                "{restarts} restarts and {attached} attaches around the hotplug"
             )));
         }
         Ok(())

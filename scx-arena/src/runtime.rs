@@ -111,12 +111,37 @@ pub struct CommonOpts {
     /// and --monitor/--tune talk to.
     #[arg(long, value_name = "PATH", default_value = DEFAULT_SOCKET)]
     pub stats_socket: PathBuf,
+
+    /// Size of the scheduler's BPF arena in 4 KiB pages (256..=1048576;
+    /// default: as built, 65536 = 256 MiB). It caps the scheduler's memory:
+    /// pages are backed only when allocated. When the arena is full, tasks
+    /// that get no context run through the kernel's DSQ (stats: fallback,
+    /// alloc_failed).
+    #[arg(long, value_name = "PAGES",
+          value_parser = clap::value_parser!(u32).range(MIN_ARENA_PAGES as i64..=MAX_ARENA_PAGES as i64))]
+    pub arena_pages: Option<u32>,
 }
+
+/// The smallest `--arena-pages`: 4 MiB, room for a scheduler's init-time
+/// pages (statistics, histograms, the allocator's root) and a few allocator
+/// chunks.
+pub const MIN_ARENA_PAGES: u32 = 256;
+/// The largest `--arena-pages`: 4 GiB, the most an arena can span.
+pub const MAX_ARENA_PAGES: u32 = 1 << 20;
 
 impl CommonOpts {
     /// `--stats` as a duration (zero: only the final line).
     pub fn interval(&self) -> Duration {
         Duration::from_secs_f64(self.stats)
+    }
+
+    /// Applies `--arena-pages` to the object's arena map (`skel.maps.arena`)
+    /// before load; without the flag the size it was built with stays.
+    pub fn size_arena(&self, arena: &mut libbpf_rs::OpenMapMut) -> Result<(), libbpf_rs::Error> {
+        match self.arena_pages {
+            Some(pages) => arena.set_max_entries(pages),
+            None => Ok(()),
+        }
     }
 }
 
@@ -399,6 +424,43 @@ mod tests {
         ));
         assert!(!why.contains("96:"));
         assert_eq!(verifier_rejection("libbpf: all fine\n", 5), None);
+    }
+
+    #[derive(Debug, clap::Parser)]
+    struct Flags {
+        #[command(flatten)]
+        common: CommonOpts,
+    }
+
+    fn flags(args: &[&str]) -> Result<CommonOpts, clap::Error> {
+        use clap::Parser;
+        Flags::try_parse_from(std::iter::once("sched").chain(args.iter().copied()))
+            .map(|f| f.common)
+    }
+
+    #[test]
+    fn metrics_are_off_by_default_and_on_loopback_when_asked() {
+        assert_eq!(flags(&[]).expect("no flags").metrics_addr, None);
+        let addr = flags(&["--metrics-addr"])
+            .expect("bare flag")
+            .metrics_addr
+            .expect("an address");
+        assert!(addr.ip().is_loopback(), "{addr}");
+        let named = flags(&["--metrics-addr", "0.0.0.0:9000"]).expect("named");
+        assert_eq!(
+            named.metrics_addr,
+            Some("0.0.0.0:9000".parse().expect("addr"))
+        );
+    }
+
+    #[test]
+    fn arena_pages_are_checked_and_optional() {
+        assert_eq!(flags(&[]).expect("no flags").arena_pages, None);
+        let f = flags(&["--arena-pages", "384"]).expect("in range");
+        assert_eq!(f.arena_pages, Some(384));
+        for bad in ["255", "1048577", "0", "-3", "4k"] {
+            assert!(flags(&["--arena-pages", bad]).is_err(), "{bad} accepted");
+        }
     }
 
     #[test]

@@ -191,6 +191,7 @@ fn main() -> std::process::ExitCode {
             let tune = &mut skel.maps.bss_data.as_mut().context("no .bss")?.tune;
             tune.slice_ns = opts.slice_us * 1000;
             tune.preempt_ns = opts.preempt_us * 1000;
+            opts.common.size_arena(&mut skel.maps.arena)?;
             let mut skel = scx_ops_load!(skel, deadline_ops, uei).map_err(runtime::load_error)?;
             let link = scx_ops_attach!(skel, deadline_ops)?;
             println!(

@@ -217,6 +217,7 @@ fn main() -> std::process::ExitCode {
                 .context("no .bss")?
                 .tune
                 .slice_ns = opts.slice_us * 1000;
+            opts.common.size_arena(&mut skel.maps.arena)?;
             let mut skel = scx_ops_load!(skel, fair_ops, uei).map_err(runtime::load_error)?;
             let link = scx_ops_attach!(skel, fair_ops)?;
             println!(

@@ -144,6 +144,7 @@ fn main() -> std::process::ExitCode {
                 .context("no .data")?
                 .tune
                 .slice_ns = opts.slice_us * 1000;
+            opts.common.size_arena(&mut skel.maps.arena)?;
             let mut skel = scx_ops_load!(skel, template_ops, uei).map_err(runtime::load_error)?;
             let link = scx_ops_attach!(skel, template_ops)?;
             println!("scx_template: attached (slice {} us)", opts.slice_us);

@@ -35,6 +35,24 @@ struct Opts {
     /// behind a load-time constant), to test how a rejection is reported.
     #[arg(long)]
     break_verifier: bool,
+
+    /// Never dispatch tasks named COMM (at most 15 bytes), so the sched_ext
+    /// watchdog must end the scheduler and name the stalled task.
+    #[arg(long, value_name = "COMM", value_parser = parse_comm)]
+    stall_comm: Option<String>,
+
+    /// The sched_ext watchdog timeout (ops.timeout_ms), in milliseconds
+    /// (100..=30000; default: the kernel's, 30 s).
+    #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u32).range(100..=30_000))]
+    timeout_ms: Option<u32>,
+}
+
+/// A task name that fits the kernel's comm (15 bytes and a NUL).
+fn parse_comm(s: &str) -> Result<String, String> {
+    match s.len() {
+        1..=15 => Ok(s.to_string()),
+        _ => Err(format!("'{s}' is not a task name of 1 to 15 bytes")),
+    }
 }
 
 /// Per-CPU words: enq, allocs, failed, then the ring (see main.bpf.c).
@@ -57,16 +75,17 @@ fn run(opts: Opts) -> Result<()> {
         check_ops,
         None::<libbpf_rs::libbpf_sys::bpf_object_open_opts>
     )?;
-    skel.maps
-        .rodata_data
-        .as_mut()
-        .context("no .rodata")?
-        .break_lock = opts.break_lock;
-    skel.maps
-        .rodata_data
-        .as_mut()
-        .context("no .rodata")?
-        .break_verifier = opts.break_verifier;
+    let rodata = skel.maps.rodata_data.as_mut().context("no .rodata")?;
+    rodata.break_lock = opts.break_lock;
+    rodata.break_verifier = opts.break_verifier;
+    if let Some(comm) = &opts.stall_comm {
+        for (dst, src) in rodata.stall_comm.iter_mut().zip(comm.bytes()) {
+            *dst = src as _;
+        }
+    }
+    if let Some(ms) = opts.timeout_ms {
+        skel.struct_ops.check_ops_mut().timeout_ms = ms;
+    }
     let mut skel = scx_ops_load!(skel, check_ops, uei).map_err(runtime::load_error)?;
     let link = scx_ops_attach!(skel, check_ops)?;
     println!("scx_alloc_check: attached (break_lock={})", opts.break_lock);

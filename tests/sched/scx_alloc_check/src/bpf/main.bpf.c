@@ -8,7 +8,9 @@
  * alternating slab (48 B) and buddy (6000 B) sizes, in non-sleepable
  * context. With break_lock set, the first enqueue takes the buddy lock and
  * never releases it, so the next buddy operation times out: the library
- * must turn that into a scheduler error exit with the reason.
+ * must turn that into a scheduler error exit with the reason. With stall_comm
+ * set, tasks of that name are queued where no CPU ever looks, so the
+ * sched_ext watchdog must end the scheduler and name the task.
  */
 #include <scx/common.bpf.h>
 #include <scx_arena/alloc.h>
@@ -16,6 +18,7 @@
 char _license[] SEC("license") = "GPL";
 
 #define SHARED_DSQ 0
+#define STALL_DSQ 1
 #define RING 16
 #define MAX_CPUS 512
 
@@ -25,6 +28,8 @@ const volatile bool break_lock;
  * pointer: the verifier must reject the program (tests/vm.rs checks how).
  */
 const volatile bool break_verifier;
+/* A task name (comm) never to dispatch; empty: none. */
+const volatile char stall_comm[TASK_COMM_LEN];
 
 UEI_DEFINE(uei);
 
@@ -39,12 +44,29 @@ struct cpu_state {
 struct cpu_state __arena *cpus;
 static bool lock_broken;
 
+static bool is_stalled(struct task_struct *p)
+{
+	char comm[TASK_COMM_LEN];
+	u32 i;
+
+	if (!stall_comm[0] || bpf_probe_read_kernel_str(comm, sizeof(comm), p->comm) < 0)
+		return false;
+	bpf_for(i, 0, TASK_COMM_LEN) {
+		if (comm[i] != stall_comm[i])
+			return false;
+		if (!comm[i])
+			break;
+	}
+	return true;
+}
+
 s32 BPF_STRUCT_OPS(check_select_cpu, struct task_struct *p, s32 prev_cpu, u64 wake_flags)
 {
 	bool is_idle = false;
 	s32 cpu = scx_bpf_select_cpu_dfl(p, prev_cpu, wake_flags, &is_idle);
 
-	if (is_idle)
+	/* A task to stall must reach ops.enqueue, not an idle CPU. */
+	if (is_idle && !is_stalled(p))
 		scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL, SCX_SLICE_DFL, 0);
 	return cpu;
 }
@@ -73,7 +95,8 @@ void BPF_STRUCT_OPS(check_enqueue, struct task_struct *p, u64 enq_flags)
 		lock_broken = true;
 		scx_arena_lock_acquire(&scx_arena_root()->buddy.lock);
 	}
-	scx_bpf_dsq_insert(p, SHARED_DSQ, SCX_SLICE_DFL, enq_flags);
+	/* The provoked stall: a queue no dispatch consumes. */
+	scx_bpf_dsq_insert(p, is_stalled(p) ? STALL_DSQ : SHARED_DSQ, SCX_SLICE_DFL, enq_flags);
 }
 
 void BPF_STRUCT_OPS(check_dispatch, s32 cpu, struct task_struct *prev)
@@ -88,7 +111,7 @@ s32 BPF_STRUCT_OPS_SLEEPABLE(check_init)
 	cpus = scx_arena_bump_alloc(MAX_CPUS * sizeof(struct cpu_state), 64);
 	if (!cpus)
 		return -ENOMEM;
-	return scx_bpf_create_dsq(SHARED_DSQ, -1);
+	return scx_bpf_create_dsq(SHARED_DSQ, -1) ?: scx_bpf_create_dsq(STALL_DSQ, -1);
 }
 
 void BPF_STRUCT_OPS(check_exit, struct scx_exit_info *ei)
