@@ -262,13 +262,17 @@ fn exhausted_arena_deadline_mixes_heap_and_fallback() {
 fn stall_is_caught_by_the_watchdog_and_names_the_task() {
     let bin = build_scheduler("scx_alloc_check", false).expect("build scx_alloc_check");
     // Only a task itself may rename itself: the shell's builtin echo does.
-    let workload = r#"sh -c 'echo -n stallme > /proc/self/comm; while :; do sleep 0.05; done' &
-P=$!
+    // It never forks (a child would inherit the name and stall instead):
+    // it wakes from `read -t` on a pipe nobody writes.
+    let workload = r#"sleep 120 | sh -c 'echo $$ > /tmp/stalled; echo -n stallme > /proc/self/comm; while :; do read -t 0.05 x; done' &
+n=0; while [ ! -s /tmp/stalled ] && [ $n -lt 100 ]; do sleep 0.1; n=$((n+1)); done
+P=$(cat /tmp/stalled)
 echo "SCXTEST stalled-pid $P"
 n=0; while [ "$(cat /sys/kernel/sched_ext/state)" = enabled ] && [ $n -lt 300 ]; do sleep 0.1; n=$((n+1)); done
 echo "SCXTEST state-after-stall $(cat /sys/kernel/sched_ext/state)"
-kill $P; wait $P
-echo "SCXTEST stalled-task-ended"
+kill $P
+n=0; while kill -0 $P 2>/dev/null && [ $n -lt 100 ]; do sleep 0.1; n=$((n+1)); done
+kill -0 $P 2>/dev/null || echo "SCXTEST stalled-task-ended"
 stress-ng --cpu 2 --timeout 2s --metrics-brief"#;
     let result = SchedRun::new(&bin)
         .args(["--stall-comm", "stallme", "--timeout-ms", "8000"])
