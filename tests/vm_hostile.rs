@@ -268,7 +268,7 @@ fn stall_is_caught_by_the_watchdog_and_names_the_task() {
 n=0; while [ ! -s /tmp/stalled ] && [ $n -lt 100 ]; do sleep 0.1; n=$((n+1)); done
 P=$(cat /tmp/stalled)
 echo "SCXTEST stalled-pid $P"
-n=0; while [ "$(cat /sys/kernel/sched_ext/state)" = enabled ] && [ $n -lt 300 ]; do sleep 0.1; n=$((n+1)); done
+n=0; while [ "$(cat /sys/kernel/sched_ext/state)" != disabled ] && [ $n -lt 300 ]; do sleep 0.1; n=$((n+1)); done
 echo "SCXTEST state-after-stall $(cat /sys/kernel/sched_ext/state)"
 kill $P
 n=0; while kill -0 $P 2>/dev/null && [ $n -lt 100 ]; do sleep 0.1; n=$((n+1)); done
