@@ -6,13 +6,8 @@
 
 use std::time::Duration;
 
-use scx_arena::run::{build_scheduler, SchedRun, CLEAN_EXIT};
-use scx_arena::vm::{sched_ext_kernel, tail_lines, KernelOptions, VmConfig};
-
-/// The last lines of a log, for failure messages.
-fn tail(log: &str) -> String {
-    tail_lines(log, 40)
-}
+use scx_arena::run::{build_scheduler, SchedRun};
+use scx_arena::vm::{sched_ext_kernel, KernelOptions, VmConfig};
 
 // The template's stress suite is its own smoke test, which forks take with
 // them: schedulers/scx_template/tests/vm.rs.

@@ -519,6 +519,7 @@ s32 BPF_STRUCT_OPS_SLEEPABLE(deadline_init)
 {
 	u32 pages = (sizeof(struct deadline_stats) + __PAGE_SIZE - 1) / __PAGE_SIZE;
 	u32 curr_pages = (sizeof(struct deadline_curr) + __PAGE_SIZE - 1) / __PAGE_SIZE;
+	int ret;
 
 	stats = scx_arena_pages_alloc(pages);
 	curr = scx_arena_pages_alloc(curr_pages);
@@ -539,7 +540,10 @@ s32 BPF_STRUCT_OPS_SLEEPABLE(deadline_init)
 		return 0;
 	}
 	/* Room for 512 waiting tasks up front; the heap grows beyond that. */
-	return scx_arena_rq_init(&heap_q, SCX_ARENA_RQ_VTIME, 512);
+	ret = scx_arena_rq_init(&heap_q, SCX_ARENA_RQ_VTIME, 512);
+	if (ret)
+		scx_bpf_error("cannot allocate the run queue (%d): arena too small?", ret);
+	return ret;
 }
 
 void BPF_STRUCT_OPS(deadline_exit, struct scx_exit_info *ei)
