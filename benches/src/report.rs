@@ -193,11 +193,20 @@ impl Report {
 
     /// The contenders whose medians are at or below EEVDF's on cyclictest
     /// avg and p99, the probe's and wakelat's p99 wake-to-run latency and
-    /// hackbench time (the benchmark's target).
-    pub fn target_met(&self) -> Vec<String> {
-        const KEYS: [&str; 5] = [
-            "cyclictest_avg_us",
-            "cyclictest_p99_us",
+    /// hackbench time (the benchmark's target), with cyclictest's figures
+    /// from the two-vCPU VM (`one_cpu` false) or from the one-vCPU VM.
+    pub fn target_met(&self, one_cpu: bool) -> Vec<String> {
+        let keys = [
+            if one_cpu {
+                "cyclictest_1cpu_avg_us"
+            } else {
+                "cyclictest_avg_us"
+            },
+            if one_cpu {
+                "cyclictest_1cpu_p99_us"
+            } else {
+                "cyclictest_p99_us"
+            },
             "probe_p99_us",
             "wakelat_p99_us",
             "hackbench_s",
@@ -206,7 +215,7 @@ impl Report {
             .iter()
             .filter(|c| c.contender.scheduler.is_some())
             .filter(|c| {
-                KEYS.iter()
+                keys.iter()
                     .all(|k| c.ratios.get(*k).is_some_and(|r| r.ratio <= 1.0))
             })
             .map(|c| c.contender.label.clone())
@@ -265,16 +274,24 @@ Every seed's figures are in report.json.\n",
                 ""
             }
         );
-        let met = self.target_met();
-        let _ = writeln!(
-            s,
-            "Target (cyclictest avg and p99 under load and wake-to-run p99, probe's and \
-wakelat's, at or below EEVDF's, hackbench at least as fast): {}.\n",
+        let met = |one_cpu: bool| {
+            let met = self.target_met(one_cpu);
             if met.is_empty() {
                 "met by none".to_string()
             } else {
                 format!("met by {}", met.join(", "))
             }
+        };
+        let _ = writeln!(
+            s,
+            "Target (cyclictest avg and p99 under load and wake-to-run p99, probe's and \
+wakelat's, at or below EEVDF's, hackbench at least as fast): with cyclictest on 2 vCPUs \
+and 2 hogs, {}; with cyclictest on 1 vCPU beside 1 hog, {}. On 2 vCPUs the deterministic \
+mode's round robin freezes a vCPU for up to a tick (4 ms) while its woken task counts as \
+running, so that figure follows how the guest programs its timers more than the \
+scheduler's policy; on 1 vCPU there is no round robin.\n",
+            met(false),
+            met(true)
         );
         let mut header = String::from("| figure |");
         let mut rule = String::from("|---|");
@@ -516,13 +533,16 @@ mod tests {
         assert!(md.contains("| scx_fair/dsq |"));
         assert!(r.gaps().iter().any(|g| g.contains("no hackbench_s")));
         // No contender has every target figure (only p99 and rps here).
-        assert!(r.target_met().is_empty());
-        assert!(md.contains("met by none"));
+        assert!(r.target_met(false).is_empty() && r.target_met(true).is_empty());
+        assert!(
+            md.contains("2 hogs, met by none; with cyclictest on 1 vCPU beside 1 hog, met by none")
+        );
     }
 
     #[test]
     fn target_needs_every_figure_at_or_below_eevdf() {
-        let run = |v: f64, hackbench: f64| {
+        // v: the wake-to-run and 2-vCPU cyclictest figures; v1: 1-vCPU cyclictest.
+        let run = |v: f64, v1: f64, hackbench: f64| {
             let mut figures = RunFigures::default();
             for k in [
                 "cyclictest_avg_us",
@@ -532,6 +552,9 @@ mod tests {
             ] {
                 figures.figures.insert(k.into(), v);
             }
+            for k in ["cyclictest_1cpu_avg_us", "cyclictest_1cpu_p99_us"] {
+                figures.figures.insert(k.into(), v1);
+            }
             figures.figures.insert("hackbench_s".into(), hackbench);
             Run {
                 seed: 1,
@@ -540,12 +563,31 @@ mod tests {
             }
         };
         let runs = vec![
-            (Contender::eevdf(), vec![run(10.0, 1.0)]),
-            (Contender::bundled(TEMPLATE), vec![run(10.0, 1.0)]),
-            (Contender::queue("scx_fair", "dsq"), vec![run(5.0, 1.1)]),
+            (Contender::eevdf(), vec![run(10.0, 10.0, 1.0)]),
+            (Contender::bundled(TEMPLATE), vec![run(10.0, 11.0, 1.0)]),
+            (
+                Contender::queue("scx_fair", "dsq"),
+                vec![run(5.0, 5.0, 1.1)],
+            ),
+            (
+                Contender::queue("scx_deadline", "heap"),
+                vec![run(11.0, 5.0, 0.9)],
+            ),
         ];
         let r = Report::new(Params::quick(2), vec![1], true, "k".into(), runs);
-        assert_eq!(r.target_met(), vec![TEMPLATE.to_string()]);
+        // The template ties EEVDF on 2 vCPUs but loses on 1; fair loses
+        // hackbench; deadline wins on 1 vCPU but loses wake-to-run.
+        assert_eq!(r.target_met(false), vec![TEMPLATE.to_string()]);
+        assert!(r.target_met(true).is_empty());
+        let runs = vec![
+            (Contender::eevdf(), vec![run(10.0, 10.0, 1.0)]),
+            (
+                Contender::queue("scx_deadline", "heap"),
+                vec![run(10.0, 5.0, 0.9)],
+            ),
+        ];
+        let r = Report::new(Params::quick(2), vec![1], true, "k".into(), runs);
+        assert_eq!(r.target_met(true), vec!["scx_deadline/heap".to_string()]);
     }
 
     #[test]

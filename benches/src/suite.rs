@@ -11,6 +11,15 @@
 //! so that the statistics' own overhead (two clock reads per callback, which
 //! EEVDF does not pay) stays out of the latency figures. Each phase starts
 //! with a `bench-phase: <name> uptime=<guest s>` line in the console log.
+//!
+//! A second, one-vCPU VM per contender and seed runs cyclictest once more
+//! beside one CPU hog ([`Params::one_cpu_script`]). With two vCPUs the
+//! deterministic mode's round robin distorts cyclictest: a vCPU that
+//! reprograms its timer is switched out, and the other vCPU then runs up to
+//! the next timer deadline, up to a whole tick (4 ms), while the woken
+//! cyclictest counts as running on the frozen vCPU (guest traces in the
+//! README). One vCPU has no round robin, so that figure is the scheduler's
+//! wakeup preemption alone.
 
 use std::collections::BTreeMap;
 
@@ -157,7 +166,33 @@ phase wakelat
 wakeprobe --comm {WORKER_COMM} -- {wakelat}
 phase hackbench
 {hackbench} | sed -n 's/^Time: */{HACKBENCH_PREFIX} secs=/p'
-stress-ng --cpu {cpus} --timeout {stress_secs}s >/dev/null 2>&1 &
+{cyclictest}phase forkexec
+forkexec --count {fork_count} --parallel {fork_parallel}
+phase costs
+bpfcost -- sh -c '{hackbench} >/dev/null && {cost_wakelat} >/dev/null'
+phase end
+"#,
+            wakelat = wakelat(self.wakelat_secs, self.wakelat_warmup_secs),
+            cost_wakelat = wakelat(self.cost_wakelat_secs, 0.0),
+            cyclictest = self.cyclictest(self.cpus, CYCLICTEST_PREFIX),
+            fork_count = self.fork_count,
+            fork_parallel = 2 * self.cpus,
+        )
+    }
+
+    /// The guest script of the one-vCPU VM: cyclictest beside one CPU hog.
+    pub fn one_cpu_script(&self) -> String {
+        format!(
+            "phase() {{ echo \"bench-phase: $1 uptime=$(cut -d' ' -f1 /proc/uptime)\"; }}\n{}phase end\n",
+            self.cyclictest(1, CYCLICTEST_1CPU_PREFIX)
+        )
+    }
+
+    /// `cyclictest` under `stress-ng --cpu <hogs>` (after a second for the
+    /// hogs to start), summed up on one `<prefix> avg_us=…` line.
+    fn cyclictest(&self, hogs: u32, prefix: &str) -> String {
+        format!(
+            r#"stress-ng --cpu {hogs} --timeout {stress_secs}s >/dev/null 2>&1 &
 SNG=$!
 sleep 1
 phase cyclictest
@@ -174,21 +209,11 @@ END {{
 		t += cnt[i]
 		if (t * 100 >= n * 99) {{ p99 = lat[i]; break }}
 	}}
-	print "{CYCLICTEST_PREFIX} avg_us=" avg " p99_us=" p99 " max_us=" max " samples=" n
+	print "{prefix} avg_us=" avg " p99_us=" p99 " max_us=" max " samples=" n
 }}'
-phase forkexec
-forkexec --count {fork_count} --parallel {fork_parallel}
-phase costs
-bpfcost -- sh -c '{hackbench} >/dev/null && {cost_wakelat} >/dev/null'
-phase end
 "#,
-            wakelat = wakelat(self.wakelat_secs, self.wakelat_warmup_secs),
-            cost_wakelat = wakelat(self.cost_wakelat_secs, 0.0),
-            cpus = self.cpus,
             stress_secs = self.cyclictest_secs + 30,
             ct_secs = self.cyclictest_secs,
-            fork_count = self.fork_count,
-            fork_parallel = 2 * self.cpus,
         )
     }
 }
@@ -197,6 +222,8 @@ phase end
 pub const HACKBENCH_PREFIX: &str = "hackbench:";
 /// The prefix of the cyclictest summary the script prints.
 pub const CYCLICTEST_PREFIX: &str = "cyclictest:";
+/// The prefix of the one-vCPU VM's cyclictest summary.
+pub const CYCLICTEST_1CPU_PREFIX: &str = "cyclictest-1cpu:";
 /// cyclictest's histogram range in us (p99 beyond it reads as the max).
 const CT_HIST_US: u32 = 100_000;
 
@@ -243,6 +270,21 @@ pub const FIGURES: &[Figure] = &[
     fig("cyclictest_avg_us", "cyclictest avg (CPU load)", "us"),
     fig("cyclictest_p99_us", "cyclictest p99 (CPU load)", "us"),
     fig("cyclictest_max_us", "cyclictest max (CPU load)", "us"),
+    fig(
+        "cyclictest_1cpu_avg_us",
+        "cyclictest avg (1 vCPU, 1 hog)",
+        "us",
+    ),
+    fig(
+        "cyclictest_1cpu_p99_us",
+        "cyclictest p99 (1 vCPU, 1 hog)",
+        "us",
+    ),
+    fig(
+        "cyclictest_1cpu_max_us",
+        "cyclictest max (1 vCPU, 1 hog)",
+        "us",
+    ),
     fig("forkexec_us", "fork+exec+wait per child", "us"),
 ];
 
@@ -320,7 +362,7 @@ impl RunFigures {
             .and_then(|l| l.get::<f64>("secs"))
             .map(|s| vec![("hackbench_s", s)]);
         put(&mut r, "hackbench", hb);
-        let ct = parse_cyclictest(log).map(|c| {
+        let ct = parse_cyclictest(log, CYCLICTEST_PREFIX).map(|c| {
             vec![
                 ("cyclictest_avg_us", c.avg_us),
                 ("cyclictest_p99_us", c.p99_us),
@@ -328,6 +370,14 @@ impl RunFigures {
             ]
         });
         put(&mut r, "cyclictest", ct);
+        let ct1 = parse_cyclictest(log, CYCLICTEST_1CPU_PREFIX).map(|c| {
+            vec![
+                ("cyclictest_1cpu_avg_us", c.avg_us),
+                ("cyclictest_1cpu_p99_us", c.p99_us),
+                ("cyclictest_1cpu_max_us", c.max_us),
+            ]
+        });
+        put(&mut r, "cyclictest (1 vCPU)", ct1);
         let fe = forkexec::Summary::parse(log).map(|f| vec![("forkexec_us", f.per_exec_us)]);
         put(&mut r, "forkexec", fe);
         match ResultLine::find(log, EMPTY_LINE_PREFIX).and_then(|l| l.get::<f64>("ns_per_run")) {
@@ -372,9 +422,10 @@ pub fn callback_of(prog: &str) -> Option<&'static str> {
         .find(|cb| prog.strip_suffix(cb).is_some_and(|p| p.ends_with('_')))
 }
 
-/// The script's cyclictest line.
-pub fn parse_cyclictest(log: &str) -> Result<Cyclictest, ParseError> {
-    let l = ResultLine::find(log, CYCLICTEST_PREFIX)?;
+/// A script's cyclictest line, the one starting with `prefix`
+/// ([`CYCLICTEST_PREFIX`] or [`CYCLICTEST_1CPU_PREFIX`]).
+pub fn parse_cyclictest(log: &str, prefix: &'static str) -> Result<Cyclictest, ParseError> {
+    let l = ResultLine::find(log, prefix)?;
     Ok(Cyclictest {
         avg_us: l.get("avg_us")?,
         p99_us: l.get("p99_us")?,
@@ -402,6 +453,7 @@ wakelat: p50_us=5.000 p90_us=9.000 p99_us=20.000 p99_9_us=40.000 max_us=50.000 r
 wakeprobe: p50_us=4.000 p90_us=8.000 p99_us=19.000 p99_9_us=39.000 max_us=49.000 samples=900 wakeups=950 dropped=3
 hackbench: secs=1.250
 cyclictest: avg_us=700 p99_us=2000 max_us=4000 samples=3000
+cyclictest-1cpu: avg_us=60 p99_us=300 max_us=900 samples=2000
 forkexec: n=100 total_ms=50.000 per_exec_us=500.000
 bpfcost-empty: ns_per_run=86.0
 bpfcost-prog: name=fair_enqueue runs=10 run_time_ns=2500 ns_per_run=250.0
@@ -411,6 +463,7 @@ bpfcost-prog: name=fair_runnable runs=10 run_time_ns=1000 ns_per_run=100.0
         assert!(r.errors.is_empty(), "{:?}", r.errors);
         assert!(r.missing().is_empty(), "{:?}", r.missing());
         assert_eq!(r.figures["cyclictest_p99_us"], 2000.0);
+        assert_eq!(r.figures["cyclictest_1cpu_p99_us"], 300.0);
         assert_eq!(r.figures["forkexec_us"], 500.0);
         assert_eq!(r.empty_ns, Some(86.0));
         assert_eq!(r.costs.len(), 1);

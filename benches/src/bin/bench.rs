@@ -3,7 +3,8 @@
 //!
 //! For each contender and seed it boots one VM in deterministic mode (same
 //! topology, same initramfs but for the scheduler) and runs the workloads of
-//! [`scx_arena_benches::suite`]; then it sums the runs up
+//! [`scx_arena_benches::suite`], then a one-vCPU VM for cyclictest beside
+//! one hog (why: [`scx_arena_benches::suite`]); then it sums the runs up
 //! ([`scx_arena_benches::report`]): a markdown table, JSON with every figure
 //! and an SVG plot of the latency percentiles, in the output directory. The
 //! host micro-benchmarks (alloc-bench, ds-bench: the library's allocators
@@ -192,6 +193,7 @@ fn vm_benchmark(
     }
 
     let script = params.script();
+    let one_cpu_script = params.one_cpu_script();
     let jobs: VecDeque<Job> = seeds
         .iter()
         .flat_map(|&seed| (0..contenders.len()).map(move |contender| Job { contender, seed }))
@@ -209,13 +211,23 @@ fn vm_benchmark(
                     let c = &contenders[job.contender];
                     let what = format!("{} seed {}", c.label, job.seed);
                     progress.start(&what);
-                    let vm = VmConfig::new()
-                        .cpus(args.cpus)
-                        .deterministic(job.seed)
-                        .timeout(Duration::from_secs(args.vm_timeout));
-                    let vm = tools.iter().fold(vm, |vm, t| vm.binary(t));
+                    let vm = |cpus: u32| {
+                        let vm = VmConfig::new()
+                            .cpus(cpus)
+                            .deterministic(job.seed)
+                            .timeout(Duration::from_secs(args.vm_timeout));
+                        tools.iter().fold(vm, |vm, t| vm.binary(t))
+                    };
                     let bin = c.scheduler.as_ref().and_then(|n| sched_bins.get(n));
-                    let (run, log, release) = run_one(c, bin, vm, &script, job.seed);
+                    let (log, release, failure) = boot(c, bin, vm(args.cpus), &script);
+                    // cyclictest once more on one vCPU: no round robin there.
+                    let (log1, _, failure1) = boot(c, bin, vm(1), &one_cpu_script);
+                    let log = format!("{log}\n{ONE_CPU_LOG_HEADER}\n{log1}");
+                    let run = Run {
+                        seed: job.seed,
+                        figures: RunFigures::parse(&log),
+                        failure: failure.or(failure1.map(|f| format!("1-vCPU VM: {f}"))),
+                    };
                     let log_name = format!("{}-seed{}.log", c.label.replace('/', "-"), job.seed);
                     let _ = std::fs::write(out.join("logs").join(log_name), log);
                     if let (Some(r), Ok(mut k)) = (release, kernel.lock()) {
@@ -256,16 +268,18 @@ fn vm_benchmark(
     ))
 }
 
-/// One VM boot of contender `c` (its binary `bin`) running `script`: the
-/// run, its console log and the guest kernel's release.
-fn run_one(
+/// The line between the two VMs' console logs in a run's log file.
+const ONE_CPU_LOG_HEADER: &str = "===== the 1-vCPU VM =====";
+
+/// One VM boot of contender `c` (its binary `bin`) running `script`: its
+/// console log, the guest kernel's release and why it failed, if it did.
+fn boot(
     c: &Contender,
     bin: Option<&PathBuf>,
     vm: VmConfig,
     script: &str,
-    seed: u64,
-) -> (Run, String, Option<String>) {
-    let (log, release, failure) = match bin {
+) -> (String, Option<String>, Option<String>) {
+    match bin {
         None => match vm.command("bench", script).run() {
             Ok(run) => {
                 let failure = run.check().err().map(|e| e.to_string());
@@ -286,13 +300,7 @@ fn run_one(
             }
             Err(e) => (String::new(), None, Some(e.to_string())),
         },
-    };
-    let run = Run {
-        seed,
-        figures: RunFigures::parse(&log),
-        failure,
-    };
-    (run, log, release)
+    }
 }
 
 /// The progress line: runs done, running, elapsed.
