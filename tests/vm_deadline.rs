@@ -1,8 +1,8 @@
 //! scx_deadline in a real sched_ext kernel (the VM): each queue back end
 //! under the shared stress suite (stress-ng cpu, fork, affinity churn and
 //! hackbench, statistics queries, a live retune), and wakeup
-//! latency under CPU load (cyclictest) against the kernel's EEVDF in the
-//! same boot.
+//! latency beside a CPU hog (cyclictest) against the kernel's EEVDF in the
+//! same deterministic boot.
 //!
 //! Run: `cargo test -p scx-arena-tests --test vm_deadline -- --nocapture`.
 
@@ -68,14 +68,17 @@ fn dsq_runs_stress_ng_and_hackbench_and_unregisters_cleanly() {
     stress_run("dsq", 8, ("preempt_us", 100));
 }
 
-/// Two CPU hogs on 2 vCPUs plus cyclictest (SCHED_OTHER, 1 ms period), its
+/// One CPU hog on one vCPU plus cyclictest (SCHED_OTHER, 1 ms period), its
 /// latency histogram (1 µs buckets up to 20 ms) summed up in the guest as
 /// `CYCLICTEST avg=<us> max=<us> p50=<us> p99=<us>` (-1: beyond 20 ms).
 /// Busybox awk reads numbers with leading zeros as octal: d() strips them.
-const LATENCY_WORKLOAD: &str = r#"stress-ng --cpu 2 --timeout 14s &
+/// One vCPU: on two, the deterministic mode's round robin freezes a vCPU for
+/// up to a tick while its woken task counts as running (README,
+/// "Performance"), which swamps the scheduler's part.
+const LATENCY_WORKLOAD: &str = r#"stress-ng --cpu 1 --timeout 8s &
 SNG=$!
 sleep 1
-cyclictest --policy=other -t1 -i 1000 -D 10 -q -h 20000 --histfile=/tmp/ct.hist
+cyclictest --policy=other -t1 -i 1000 -D 4 -q -h 20000 --histfile=/tmp/ct.hist
 awk 'function d(x) { sub(/^0+/, "", x); return x + 0 }
 /^# Total:/ { n = d($3) }
 /^# Avg Latencies:/ { avg = d($4) }
@@ -120,20 +123,23 @@ fn cyclictest_latency(log: &str) -> Option<Latency> {
     })
 }
 
-/// Wakeup preemption: cyclictest under two CPU hogs, first on the kernel's
-/// EEVDF (no scheduler attached), then on scx_deadline, in one boot.
-/// Timings are printed; only a loose bound is asserted (the machine is
-/// noisy): a scheduler without wakeup preemption averaged 20 ms here.
+/// Wakeup preemption: cyclictest beside a CPU hog on one vCPU, first on the
+/// kernel's EEVDF (no scheduler attached), then on scx_deadline, in one
+/// deterministic boot (the guest clock counts instructions: the figures are
+/// the same whatever the host's load, `DEADLINE_SEED` picks the seed).
+/// The issue's aim is checked: scx_deadline's p99 at or below EEVDF's, and
+/// its average no more than EEVDF's (a scheduler without wakeup preemption
+/// averages 24 ms here, EEVDF about 90 us).
 #[test]
-fn wakeup_preemption_keeps_cyclictest_latency_low_under_cpu_load() {
+fn wakeup_preemption_keeps_cyclictest_latency_at_or_below_eevdf() {
     let bin = build_scheduler("scx_deadline", false).expect("build scx_deadline");
-    let mut vm = VmConfig::new()
-        .cpus(2)
-        .timeout(Duration::from_secs(300))
+    let seed =
+        std::env::var("DEADLINE_SEED").map_or(1, |s| s.parse().expect("DEADLINE_SEED is a number"));
+    let vm = VmConfig::new()
+        .cpus(1)
+        .deterministic(seed)
+        .timeout(Duration::from_secs(600))
         .command("eevdf", LATENCY_WORKLOAD);
-    if let Ok(seed) = std::env::var("DEADLINE_SEED") {
-        vm = vm.deterministic(seed.parse().expect("DEADLINE_SEED is a number"));
-    }
     let result = SchedRun::new(&bin)
         .workload(LATENCY_WORKLOAD)
         .vm_config(vm)
@@ -149,7 +155,7 @@ fn wakeup_preemption_keeps_cyclictest_latency_low_under_cpu_load() {
         .expect("cyclictest summary on EEVDF");
     let ours = cyclictest_latency(run.output("sched").unwrap_or_default())
         .expect("cyclictest summary on scx_deadline");
-    println!("cyclictest under 2 CPU hogs, 2 vCPUs (us):     avg     p50     p99     max");
+    println!("cyclictest beside 1 CPU hog, 1 vCPU, seed {seed} (us): avg     p50     p99     max");
     for (name, l) in [
         ("EEVDF (no scheduler)", eevdf),
         ("scx_deadline (heap)", ours),
@@ -166,10 +172,18 @@ fn wakeup_preemption_keeps_cyclictest_latency_low_under_cpu_load() {
         "no wakeup preemption: {:?}",
         result.final_stats
     );
+    // -1: beyond the histogram's 20 ms.
     assert!(
-        ours.avg < 10_000,
-        "cyclictest average {} us: wakeup preemption is not working",
-        ours.avg
+        ours.p99 >= 0 && (eevdf.p99 < 0 || ours.p99 <= eevdf.p99),
+        "cyclictest p99 {} us against EEVDF's {} us",
+        ours.p99,
+        eevdf.p99
+    );
+    assert!(
+        ours.avg <= eevdf.avg,
+        "cyclictest average {} us against EEVDF's {} us",
+        ours.avg,
+        eevdf.avg
     );
 }
 
