@@ -14,6 +14,7 @@ fn main() {
         .unwrap_or_else(scx_arena_build::fail);
     scx_arena_build::BpfBuild::new("bpf/ds_bench.bpf.c")
         .lib("rq")
+        .lib("rbtree")
         .lib("btree")
         .object("ds_bench")
         .unwrap_or_else(scx_arena_build::fail);

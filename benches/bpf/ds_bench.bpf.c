@@ -328,17 +328,20 @@ DS_BENCH(kern_rb_newdrop_remove, krb_fill(n), krb_newdrop_remove_step, krb_drain
 /* ---- the scx-arena structures ---- */
 
 #include <scx_arena/heap.h>
+#include <scx_arena/rbtree.h>
 #include <scx_arena/btree.h>
 #include <scx_arena/rq.h>
 
 /* One element per slot, with a node for each intrusive structure. */
 struct ds_elem {
 	struct scx_arena_heap_node heap;
+	struct scx_arena_rb_node rb;
 	struct scx_arena_rq_node rq;
 };
 
 struct ds_elem __arena_global ds_elems[DS_MAX_N];
 struct scx_arena_heap __arena_global ds_heap;
+struct scx_arena_rbtree __arena_global ds_rb;
 struct scx_arena_btree __arena_global ds_bt;
 struct scx_arena_rq __arena_global ds_rq;
 
@@ -378,6 +381,33 @@ int ds_heap_remove_step(u32 i)
 	}
 	ds_acc.sum += old;
 	return scx_arena_heap_push_reserved(&ds_heap, &e->heap, ds_stream[i & (DS_MAX_ITERS - 1)]);
+}
+
+int ds_rb_hold_step(u32 i)
+{
+	struct scx_arena_rb_node __arena *n = scx_arena_rbtree_pop_first(&ds_rb);
+	u64 k;
+
+	if (!n) {
+		ds_acc.errors++;
+		return -ENOENT;
+	}
+	k = n->key;
+	ds_acc.sum += k;
+	return scx_arena_rbtree_insert_key(&ds_rb, n, k + ds_stream[i & (DS_MAX_ITERS - 1)]);
+}
+
+int ds_rb_remove_step(u32 i)
+{
+	u64 old = ds_old[i & (DS_MAX_ITERS - 1)];
+	struct ds_elem __arena *e = ds_elem_of(old);
+
+	if (scx_arena_rbtree_remove(&ds_rb, &e->rb) || e->rb.key != old) {
+		ds_acc.errors++;
+		return -ENOENT;
+	}
+	ds_acc.sum += old;
+	return scx_arena_rbtree_insert_key(&ds_rb, &e->rb, ds_stream[i & (DS_MAX_ITERS - 1)]);
 }
 
 int ds_bt_hold_step(u32 i)
@@ -493,6 +523,36 @@ int ds_drain(u32 what)
 
 DS_BENCH(scx_heap_hold, ds_fill(0, n), ds_heap_hold_step, ds_drain(0))
 DS_BENCH(scx_heap_remove, ds_fill(0, n), ds_heap_remove_step, ds_drain(0))
+/* The RB-tree's fill and drain. */
+int ds_rb_fill(u32 n)
+{
+	u64 failed = 0;
+	u32 i;
+
+	scx_arena_rbtree_init(&ds_rb);
+	bpf_for(i, 0, n) {
+		u64 key = ds_init[i & (DS_MAX_N - 1)];
+
+		if (scx_arena_rbtree_insert_key(&ds_rb, &ds_elem_of(key)->rb, key))
+			failed++;
+	}
+	return failed;
+}
+
+int ds_rb_drain(void)
+{
+	u32 taken = 0, i;
+
+	bpf_for(i, 0, DS_MAX_N + 1) {
+		if (!scx_arena_rbtree_pop_first(&ds_rb))
+			break;
+		taken++;
+	}
+	return taken;
+}
+
+DS_BENCH(scx_rb_hold, ds_rb_fill(n), ds_rb_hold_step, ds_rb_drain())
+DS_BENCH(scx_rb_remove, ds_rb_fill(n), ds_rb_remove_step, ds_rb_drain())
 DS_BENCH(scx_bt_hold, ds_fill(2, n), ds_bt_hold_step, ds_drain(2))
 DS_BENCH(scx_bt_remove, ds_fill(2, n), ds_bt_remove_step, ds_drain(2))
 DS_BENCH(scx_rq_hold, ds_fill(3, n), ds_rq_hold_step, ds_drain(3))

@@ -135,6 +135,11 @@ const CONTENDERS: &[Contender] = &[
         models: BOTH,
     },
     Contender {
+        name: "scx RB-tree",
+        runner: Runner::Bpf("scx_rb"),
+        models: BOTH,
+    },
+    Contender {
         name: "scx B+tree",
         runner: Runner::Bpf("scx_bt"),
         models: BOTH,
