@@ -5,6 +5,7 @@
  * with unknown arguments rather than at every call site.
  */
 #include <scx_arena/alloc.h>
+#include <scx_arena/cmp.h>
 #include <scx_arena/heap.h>
 
 int __scx_arena_heap_copy(struct scx_arena_heap_entry __arena *new __arg_arena,
@@ -26,6 +27,68 @@ int __scx_arena_heap_copy(struct scx_arena_heap_entry __arena *new __arg_arena,
 }
 
 /*
+ * The slot among @c .. @c + 3 (the children of one parent; those at or
+ * past @nr are not in use) that orders first. With four children of
+ * distinct keys (all but the last level, in practice) by key without a
+ * jump; otherwise in order, equal keys by seq.
+ */
+static __always_inline u32 heap_min_child(struct scx_arena_heap_entry __arena *e, u32 c,
+					  u32 nr)
+{
+	struct scx_arena_heap_entry __arena *ce = &e[c];
+	u64 k0, k1, k2, k3, ka, kb, ba, bb, b;
+	u32 m, j;
+
+	if (c + 3 < nr) {
+		k0 = __scx_hld(&ce[0].key);
+		k1 = __scx_hld(&ce[1].key);
+		k2 = __scx_hld(&ce[2].key);
+		k3 = __scx_hld(&ce[3].key);
+		ba = scx_arena_ltu(k1, k0);
+		bb = scx_arena_ltu(k3, k2);
+		ka = scx_arena_select(k0, k1, ba);
+		kb = scx_arena_select(k2, k3, bb);
+		if (k0 != k1 && k2 != k3 && ka != kb) {
+			b = scx_arena_ltu(kb, ka);
+			return c + scx_arena_select(ba, 2 + bb, b);
+		}
+	}
+	m = c;
+	for (j = 1; j < SCX_ARENA_HEAP_ARITY; j++) {
+		if (c + j >= nr)
+			break;
+		if (__scx_heap_before(__scx_hld(&ce[j].key), __scx_hld(&ce[j].node),
+				      __scx_hld(&e[m].key), __scx_hld(&e[m].node)))
+			m = c + j;
+	}
+	return m;
+}
+
+/* The sift up of __scx_arena_heap_sift_up(), shared with sift_hole. */
+static __always_inline u32 heap_up(struct scx_arena_heap_entry __arena *e, u32 i, u64 key,
+				   struct scx_arena_heap_node __arena *n)
+{
+	struct scx_arena_heap_node __arena *pn;
+	u32 lvl, p;
+	u64 pk;
+
+	for (lvl = 0; lvl < SCX_ARENA_HEAP_MAX_HEIGHT; lvl++) {
+		if (!i)
+			break;
+		p = SCX_ARENA_HEAP_PARENT(i);
+		pk = __scx_hld(&e[p].key);
+		if (key > pk)
+			break;
+		pn = __scx_hld(&e[p].node);
+		if (key == pk && !__scx_heap_before(key, n, pk, pn))
+			break;
+		__scx_heap_set(e, i, pk, pn);
+		i = p;
+	}
+	return i;
+}
+
+/*
  * Moves the hole at slot @i up while (@key, @n) orders before its
  * parent, moving parents down. Returns the slot where (@key, @n) belongs;
  * the caller writes it there.
@@ -33,23 +96,8 @@ int __scx_arena_heap_copy(struct scx_arena_heap_entry __arena *new __arg_arena,
 u32 __scx_arena_heap_sift_up(struct scx_arena_heap_entry __arena *e __arg_arena, u32 i,
 			     u64 key, struct scx_arena_heap_node __arena *n __arg_arena)
 {
-	struct scx_arena_heap_node __arena *pn;
-	u32 lvl, p;
-	u64 pk;
-
 	__scx_heap_pin(e);
-	for (lvl = 0; lvl < SCX_ARENA_HEAP_MAX_HEIGHT; lvl++) {
-		if (!i)
-			break;
-		p = (i - 1) >> 1;
-		pk = __scx_hld(&e[p].key);
-		pn = __scx_hld(&e[p].node);
-		if (!__scx_heap_before(key, n, pk, pn))
-			break;
-		__scx_heap_set(e, i, pk, pn);
-		i = p;
-	}
-	return i;
+	return heap_up(e, i, key, n);
 }
 
 /*
@@ -61,29 +109,52 @@ u32 __scx_arena_heap_sift_down(struct scx_arena_heap_entry __arena *e __arg_aren
 			       u32 i, u64 key,
 			       struct scx_arena_heap_node __arena *n __arg_arena)
 {
-	struct scx_arena_heap_node __arena *cn, *rn;
-	u64 ck, rk;
+	struct scx_arena_heap_node __arena *cn;
+	u32 lvl, c;
+	u64 ck;
+
+	__scx_heap_pin(e);
+	for (lvl = 0; lvl < SCX_ARENA_HEAP_MAX_HEIGHT; lvl++) {
+		c = SCX_ARENA_HEAP_CHILD(i);
+		if (c >= nr)
+			break;
+		c = heap_min_child(e, c, nr);
+		ck = __scx_hld(&e[c].key);
+		cn = __scx_hld(&e[c].node);
+		if (!__scx_heap_before(ck, cn, key, n))
+			break;
+		__scx_heap_set(e, i, ck, cn);
+		i = c;
+	}
+	return i;
+}
+
+/*
+ * Moves the hole at slot @i down to a leaf, always moving the smallest
+ * child up (the first half of Floyd's bottom-up sift; the caller then sifts
+ * the element that fills the hole up from the returned leaf). For the last
+ * element, which fills the hole a pop or remove leaves and belongs near the
+ * leaves, that saves comparing it at every level on the way down. Nothing
+ * but the indices is live across levels, so the loop runs in registers.
+ */
+u32 __scx_arena_heap_sift_hole(struct scx_arena_heap_entry __arena *e __arg_arena, u32 nr,
+			       u32 i)
+{
+	struct scx_arena_heap_entry __arena *ce;
+	struct scx_arena_heap_node __arena *cn;
 	u32 lvl, c;
 
 	__scx_heap_pin(e);
 	for (lvl = 0; lvl < SCX_ARENA_HEAP_MAX_HEIGHT; lvl++) {
-		c = 2 * i + 1;
+		c = SCX_ARENA_HEAP_CHILD(i);
 		if (c >= nr)
 			break;
-		ck = __scx_hld(&e[c].key);
-		cn = __scx_hld(&e[c].node);
-		if (c + 1 < nr) {
-			rk = __scx_hld(&e[c + 1].key);
-			rn = __scx_hld(&e[c + 1].node);
-			if (__scx_heap_before(rk, rn, ck, cn)) {
-				c++;
-				ck = rk;
-				cn = rn;
-			}
-		}
-		if (!__scx_heap_before(ck, cn, key, n))
-			break;
-		__scx_heap_set(e, i, ck, cn);
+		c = heap_min_child(e, c, nr);
+		ce = &e[c];
+		cn = __scx_hld(&ce->node);
+		__scx_hst(&e[i].key, __scx_hld(&ce->key));
+		__scx_hst(&e[i].node, cn);
+		__scx_hst(&cn->idx, i);
 		i = c;
 	}
 	return i;

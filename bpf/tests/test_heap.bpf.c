@@ -81,7 +81,7 @@ int heap_check(struct scx_arena_heap __arena *h __arg_arena)
 		ASSERT_LT(n->seq, h->seq);
 		if (!i)
 			continue;
-		p = (i - 1) / 2;
+		p = SCX_ARENA_HEAP_PARENT(i);
 		pn = e[p].node;
 		ASSERT_LE(e[p].key, e[i].key);
 		if (e[p].key == e[i].key)
@@ -363,22 +363,34 @@ int test_heap_remove_head_middle_last(void *ctx)
 SEC("syscall")
 int test_heap_remove_moves_last_up(void *ctx)
 {
-	/* Array order 0 | 100 1 | 101 102 2 3: keys = vals. */
-	static const u64 keys[8] = { 0, 100, 1, 101, 102, 2, 3 };
+	/*
+	 * 4-ary array order 0 | 100 1 2 3 | 101 102 103 104 (under 100) | 5
+	 * (under 1): keys = vals.
+	 */
+	static const u64 keys[8] = { 0, 100, 1, 2, 3, 101, 102, 103 };
 	struct scx_arena_heap __arena *h = new_heap();
-	struct vals want = { { 0, 1, 2, 3, 100, 102 } };
+	struct vals want = { { 1, 2, 3, 5, 100, 102, 103, 104 } };
+	struct heap_item __arena *a, *b;
 	u64 __arena *its;
 
 	ASSERT_NONNULL(h);
-	its = push_items(h, keys, keys, 7);
+	its = push_items(h, keys, keys, 8);
 	ASSERT_NONNULL(its);
+	a = new_item(104);
+	b = new_item(5);
+	ASSERT_NONNULL(a);
+	ASSERT_NONNULL(b);
+	ASSERT_EQ(item_push(h, a, 104), 0);
+	ASSERT_EQ(item_push(h, b, 5), 0);
+	ASSERT_EQ(b->node.idx, 9);
 	ASSERT_OK(heap_check(h));
-	/* Remove the 101 (under 100): the last element (3) must go up past 100. */
-	ASSERT_EQ(IT(its, 3)->node.idx, 3);
-	ASSERT_EQ(item_remove(h, IT(its, 3)), 0);
-	ASSERT_EQ(IT(its, 6)->node.idx, 1);
+	/* Remove the 101 (under 100): the last element (5) must go up past 100. */
+	ASSERT_EQ(IT(its, 5)->node.idx, 5);
+	ASSERT_EQ(item_remove(h, IT(its, 5)), 0);
+	ASSERT_EQ(b->node.idx, 1);
 	ASSERT_OK(heap_check(h));
-	ASSERT_OK(heap_expect_pops(h, &want, 6));
+	ASSERT_EQ(item_pop(h)->val, 0);
+	ASSERT_OK(heap_expect_pops(h, &want, 8));
 	ASSERT_EQ(scx_arena_heap_destroy(h), 0);
 	return 0;
 }

@@ -35,6 +35,10 @@ pub const HEAP_MIN_CAP: u32 = 16;
 /// 16-byte entries).
 pub const HEAP_MAX_CAP: u32 = 32768;
 
+/// `SCX_ARENA_HEAP_ARITY`: children per slot; slot `i > 0`'s parent is
+/// `(i - 1) / HEAP_ARITY`.
+pub const HEAP_ARITY: u32 = 4;
+
 /// `sizeof(struct scx_arena_heap)`.
 pub const HEAP_SIZE: usize = size_of::<RawHeap>();
 
@@ -375,7 +379,7 @@ impl<'obj> HeapView<'obj> {
                 });
             }
             if e.slot > 0 {
-                let p = &entries[((e.slot - 1) / 2) as usize];
+                let p = &entries[((e.slot - 1) / HEAP_ARITY) as usize];
                 if (e.key, e.seq) < (p.key, p.seq) {
                     return Err(HeapError::Order {
                         slot: e.slot,

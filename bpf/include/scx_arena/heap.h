@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
- * scx_arena/heap.h - an indexed binary min-heap in arena memory.
+ * scx_arena/heap.h - an indexed 4-ary min-heap in arena memory.
  *
  * The handle lives inside the caller's own struct; the heap keeps an arena
  * array of { key, node address } entries, so comparisons never leave the
@@ -87,7 +87,16 @@
 #define SCX_ARENA_HEAP_MIN_CAP 16u
 /* The most entries a heap holds: 512 KiB of 16-byte entries. */
 #define SCX_ARENA_HEAP_MAX_CAP 32768u
-/* Levels of a full heap of SCX_ARENA_HEAP_MAX_CAP entries: the sift bound. */
+/*
+ * Children per node: a 4-ary heap is half as deep as a binary one, and the
+ * four children of a node are adjacent (64 bytes), so a sift touches half
+ * the levels for a few more comparisons per level, done without jumps.
+ */
+#define SCX_ARENA_HEAP_ARITY 4u
+/* The parent of slot @i > 0, and the first child of slot @i. */
+#define SCX_ARENA_HEAP_PARENT(i) (((i) - 1) / SCX_ARENA_HEAP_ARITY)
+#define SCX_ARENA_HEAP_CHILD(i) ((i) * SCX_ARENA_HEAP_ARITY + 1)
+/* A bound on the levels of a heap of SCX_ARENA_HEAP_MAX_CAP entries (8): the sift bound. */
 #define SCX_ARENA_HEAP_MAX_HEIGHT 16
 
 /* Keeps @p in one register from here on (see __scx_list_pin in list.h). */
@@ -423,8 +432,29 @@ u32 __scx_arena_heap_sift_up(struct scx_arena_heap_entry __arena *e __arg_arena,
 u32 __scx_arena_heap_sift_down(struct scx_arena_heap_entry __arena *e __arg_arena, u32 nr,
 			       u32 i, u64 key,
 			       struct scx_arena_heap_node __arena *n __arg_arena);
-#define __scx_heap_sift_up __scx_arena_heap_sift_up
+/*
+ * Internal, out of line: moves the hole at slot @i down to a leaf along the
+ * smaller children and returns the leaf (the first half of the bottom-up
+ * sift of pop and remove; the element that fills the hole then sifts up
+ * from there).
+ */
+u32 __scx_arena_heap_sift_hole(struct scx_arena_heap_entry __arena *e __arg_arena, u32 nr,
+			       u32 i);
 #define __scx_heap_sift_down __scx_arena_heap_sift_down
+
+/*
+ * Internal: __scx_arena_heap_sift_up() behind an inline test of the first
+ * level, which most sifts up fail (a pushed key later than its parent's,
+ * the last element back near the leaves): no call for those.
+ */
+static __always_inline u32 __scx_heap_sift_up(struct scx_arena_heap_entry __arena *e, u32 i,
+					      u64 key, struct scx_arena_heap_node __arena *n)
+{
+	__scx_heap_pin(e);
+	if (!i || key > __scx_hld(&e[SCX_ARENA_HEAP_PARENT(i)].key))
+		return i;
+	return __scx_arena_heap_sift_up(e, i, key, n);
+}
 
 /* Internal: push, growing the array only when @grow (a constant). */
 static __always_inline int __scx_arena_heap_push(struct scx_arena_heap __arena *h,
@@ -519,8 +549,12 @@ static __always_inline void __scx_heap_take(struct scx_arena_heap __arena *h,
 	lk = __scx_hld(&e[nr].key);
 	ln = __scx_hld(&e[nr].node);
 	j = i ? __scx_heap_sift_up(e, i, lk, ln) : i;
+	/*
+	 * Not above @i: bottom-up, the last element belonging near the leaves.
+	 * It cannot go up past @i again, its parent not being after it.
+	 */
 	if (j == i)
-		j = __scx_heap_sift_down(e, nr, i, lk, ln);
+		j = __scx_heap_sift_up(e, __scx_arena_heap_sift_hole(e, nr, i), lk, ln);
 	__scx_heap_set(e, j, lk, ln);
 }
 

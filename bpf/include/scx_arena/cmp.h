@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * scx_arena/cmp.h - comparisons and selections without jumps.
+ *
+ * BPF has no conditional move: clang turns every comparison and every
+ * `c ? a : b` into a conditional jump. On data the CPU cannot predict -
+ * which of two children of a heap slot is smaller, which way a search goes
+ * at a tree node - that jump is mispredicted about half the time, which
+ * costs more than the few ALU instructions these helpers use instead:
+ *
+ *	c += scx_arena_ltu(e[c + 1].key, e[c].key);      // the smaller child
+ *	min = scx_arena_select(a, b, scx_arena_ltu(b, a));
+ */
+#pragma once
+
+#include <scx_arena/arena.h>
+
+/**
+ * scx_arena_ltu - 1 when @a < @b (unsigned), else 0, without a jump.
+ * @a: left operand.
+ * @b: right operand.
+ *
+ * The sign bit of the borrow of @a - @b (Hacker's Delight, 2-12).
+ */
+static __always_inline u64 scx_arena_ltu(u64 a, u64 b)
+{
+	return ((~a & b) | ((~a | b) & (a - b))) >> 63;
+}
+
+/**
+ * scx_arena_select - @a when @cond is 0, @b when it is 1, without a jump.
+ * @a: the value for 0.
+ * @b: the value for 1.
+ * @cond: 0 or 1 (e.g. from scx_arena_ltu()).
+ */
+static __always_inline u64 scx_arena_select(u64 a, u64 b, u64 cond)
+{
+	u64 m = -cond;
+
+	/* An opaque mask: clang would turn the merge back into a jump. */
+	asm volatile("" : "+r"(m));
+	return a ^ ((a ^ b) & m);
+}
