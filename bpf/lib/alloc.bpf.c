@@ -63,8 +63,12 @@ u64 __scx_arena_alloc(u64 size)
 	if (!size)
 		return 0;
 	cls = scx_arena_slab_class(size);
-	if (cls >= 0)
-		return __scx_arena_slab_alloc(cls);
+	if (cls >= 0) {
+		/* The fast path here saves a nested call to the slab. */
+		u64 obj = __scx_arena_slab_alloc_fast(cls);
+
+		return obj ? obj : __scx_arena_slab_alloc(cls);
+	}
 	order = scx_arena_buddy_order(size);
 	if (order < 0)
 		return 0;

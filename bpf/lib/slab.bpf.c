@@ -10,12 +10,6 @@ static __always_inline slab_t slab(u64 addr)
 	return scx_arena_from_u64(struct scx_arena_slab_hdr, addr);
 }
 
-/* Offset of the first object: the header rounded up to the object size. */
-static __always_inline u32 first_obj(u32 size)
-{
-	return size < sizeof(struct scx_arena_slab_hdr) ? sizeof(struct scx_arena_slab_hdr) : size;
-}
-
 /* This CPU's caches, created on first use; NULL above SCX_ARENA_SLAB_MAX_CPUS. */
 static __always_inline struct scx_arena_slab_pcpu __arena *this_pcpu(struct scx_arena_root __arena *r)
 {
@@ -42,12 +36,6 @@ static __always_inline struct scx_arena_slab_pcpu __arena *this_pcpu(struct scx_
 }
 
 /*
- * Ends this CPU's claim on @st. Only programs on this CPU ever touch its
- * stacks, so ordering against other CPUs is moot: a compiler barrier and a
- * plain store suffice (the claim itself is a compare-and-swap, which a
- * nested program cannot split). The counters next to it are plain too.
- */
-/*
  * Claims this CPU's stack of class @cls and returns it (its page in *@pcp),
  * or NULL when this CPU has no cache or a program we interrupted holds the
  * stack: the caller then takes the slow path instead of waiting.
@@ -56,21 +44,11 @@ static __always_inline struct scx_arena_slab_stack __arena *
 stack_claim(struct scx_arena_root __arena *r, u32 cls, struct scx_arena_slab_pcpu __arena **pcp)
 {
 	struct scx_arena_slab_pcpu __arena *pc = this_pcpu(r);
-	struct scx_arena_slab_stack __arena *st;
 
 	*pcp = pc;
 	if (!pc)
 		return NULL;
-	st = &pc->stack[cls & (SCX_ARENA_SLAB_NR_CLASSES - 1)];
-	if (__sync_val_compare_and_swap(&st->busy, 0, 1))
-		return NULL;
-	return st;
-}
-
-static __always_inline void stack_release(struct scx_arena_slab_stack __arena *st)
-{
-	barrier();
-	st->busy = 0;
+	return __scx_arena_slab_claim(pc, cls & (SCX_ARENA_SLAB_NR_CLASSES - 1));
 }
 
 static __always_inline void partial_push(struct scx_arena_slab_class __arena *c, u64 s)
@@ -112,7 +90,7 @@ static __always_inline u64 slab_new(struct scx_arena_root __arena *r, u32 cls)
 	h->freelist = 0;
 	h->cls = cls;
 	h->obj_size = size;
-	h->mark = first_obj(size);
+	h->mark = __scx_arena_slab_first(size);
 	h->nr_objs = (SCX_ARENA_SLAB_BYTES - h->mark) / size;
 	h->nr_free = h->nr_objs;
 	h->on_partial = 0;
@@ -284,6 +262,9 @@ u64 __scx_arena_slab_alloc(u32 cls)
 
 	if (!r || cls >= SCX_ARENA_SLAB_NR_CLASSES)
 		return 0;
+	obj = __scx_arena_slab_alloc_fast(cls);
+	if (obj)
+		return obj;
 	st = stack_claim(r, cls, &pc);
 	if (!st)
 		goto slow;
@@ -297,7 +278,7 @@ u64 __scx_arena_slab_alloc(u32 cls)
 	if (obj)
 		pc->nr_alloc[cls]++;
 	st->count = cnt;
-	stack_release(st);
+	__scx_arena_slab_unclaim(st);
 	if (!obj)
 		goto fail;
 	return obj;
@@ -310,7 +291,7 @@ fail:
 	return 0;
 }
 
-int scx_arena_slab_free(void __arena *p __arg_arena)
+int __scx_arena_slab_free(void __arena *p __arg_arena)
 {
 	struct scx_arena_root __arena *r = scx_arena_root();
 	struct scx_arena_slab_pcpu __arena *pc;
@@ -321,6 +302,11 @@ int scx_arena_slab_free(void __arena *p __arg_arena)
 
 	if (!p)
 		return 0;
+#ifndef SCX_ARENA_CHECKED
+	/* Checked mode also asks the page map, below. */
+	if (__scx_arena_slab_free_fast(obj))
+		return 0;
+#endif
 	if (!r || obj < r->base)
 		goto invalid;
 	s = r->base + ((obj - r->base) & ~(SCX_ARENA_SLAB_BYTES - 1));
@@ -340,7 +326,7 @@ int scx_arena_slab_free(void __arena *p __arg_arena)
 		goto invalid;
 	/* An object boundary below the slab's high mark. */
 	size = 16u << cls;
-	first = first_obj(size);
+	first = __scx_arena_slab_first(size);
 	rel = obj - s;
 	if (rel < first || rel >= h->mark || ((rel - first) & (size - 1)))
 		goto invalid;
@@ -357,7 +343,7 @@ int scx_arena_slab_free(void __arena *p __arg_arena)
 	st->objs[cnt & (SCX_ARENA_SLAB_CACHE - 1)] = obj;
 	st->count = cnt + 1;
 	pc->nr_free[cls]++;
-	stack_release(st);
+	__scx_arena_slab_unclaim(st);
 	return 0;
 slow:
 	free_direct(r, cls, obj);

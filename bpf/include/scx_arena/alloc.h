@@ -58,6 +58,156 @@ static __always_inline struct scx_arena_root __arena *scx_arena_root(void)
 	return scx_arena_from_u64(struct scx_arena_root, r);
 }
 
+/*
+ * The slab's per-CPU fast paths (see slab.h), inlined at the top of the
+ * library's global entry points (__scx_arena_alloc, __scx_arena_slab_alloc,
+ * __scx_arena_slab_free): no lock, no shared cache line, no further call.
+ * They stay out of callers' programs on purpose: inlined into a loop of a
+ * caller, their branches multiply the states the verifier explores (a heap
+ * test then exceeded the 1M-instruction limit), while a global function is
+ * verified once. They return 0 when the slow path must run instead: no root
+ * or no cache page yet, this CPU's stack empty (alloc) or full (free), or
+ * claimed by a program we interrupted.
+ */
+
+/*
+ * The caches of CPU @cpu, or NULL if it has none yet. Callers read the CPU
+ * first, before any value of theirs is live: the helper call clobbers the
+ * argument registers, and every value live across it takes a callee-saved
+ * register or a stack slot of the caller (whose frame counts towards the
+ * verifier's 512-byte limit over the whole call chain).
+ */
+static __always_inline struct scx_arena_slab_pcpu __arena *
+__scx_arena_slab_cpu(struct scx_arena_root __arena *r, u32 cpu)
+{
+	u64 __arena *table = scx_arena_from_u64(u64, r->slab.pcpu);
+
+	if (cpu >= SCX_ARENA_SLAB_MAX_CPUS)
+		return NULL;
+	return scx_arena_from_u64(struct scx_arena_slab_pcpu, table[cpu]);
+}
+
+/*
+ * Claims this CPU's stack of class @cls in @pc with one compare-and-swap on
+ * its busy flag (uncontended and in this CPU's cache, it costs about a plain
+ * store). NULL if a program we interrupted or preempted holds it.
+ */
+static __always_inline struct scx_arena_slab_stack __arena *
+__scx_arena_slab_claim(struct scx_arena_slab_pcpu __arena *pc, u32 cls)
+{
+	struct scx_arena_slab_stack __arena *st = &pc->stack[cls];
+
+	if (__sync_val_compare_and_swap(&st->busy, 0, 1))
+		return NULL;
+	return st;
+}
+
+/* Ends the claim: only this CPU touches its stacks, a plain store will do. */
+static __always_inline void __scx_arena_slab_unclaim(struct scx_arena_slab_stack __arena *st)
+{
+	barrier();
+	st->busy = 0;
+}
+
+/* Pops an object of class @cls from this CPU's stack; 0 if none. */
+static __always_inline u64 __scx_arena_slab_alloc_fast(u32 cls)
+{
+	u32 cpu = bpf_get_smp_processor_id(), cnt;
+	u64 root = scx_arena_alloc_root, obj = 0;
+	struct scx_arena_slab_pcpu __arena *pc;
+	struct scx_arena_slab_stack __arena *st;
+
+	scx_arena_assoc();
+	if (!root)
+		return 0;
+	cls &= SCX_ARENA_SLAB_NR_CLASSES - 1;
+	pc = __scx_arena_slab_cpu(scx_arena_from_u64(struct scx_arena_root, root), cpu);
+	if (!pc || !pc->stack[cls].count)
+		return 0;
+	st = __scx_arena_slab_claim(pc, cls);
+	if (!st)
+		return 0;
+	cnt = st->count;
+	if (cnt && cnt <= SCX_ARENA_SLAB_CACHE) {
+		cnt--;
+		obj = st->objs[cnt & (SCX_ARENA_SLAB_CACHE - 1)];
+		st->count = cnt;
+		pc->nr_alloc[cls]++;
+	}
+	__scx_arena_slab_unclaim(st);
+	return obj;
+}
+
+/*
+ * Pushes @obj on this CPU's stack of its class if it is an object of a slab
+ * below the slab's high mark; 0 if the slow path must take it (which also
+ * reports invalid frees).
+ */
+static __always_inline int __scx_arena_slab_free_fast(u64 obj)
+{
+	u32 cpu = bpf_get_smp_processor_id(), cls, cnt, size, first;
+	u64 root = scx_arena_alloc_root, base, s, rel;
+	struct scx_arena_root __arena *r;
+	struct scx_arena_slab_pcpu __arena *pc;
+	struct scx_arena_slab_stack __arena *st;
+	struct scx_arena_slab_hdr __arena *h;
+	int done = 0;
+
+	scx_arena_assoc();
+	if (!root)
+		return 0;
+	r = scx_arena_from_u64(struct scx_arena_root, root);
+	base = r->base;
+	if (obj < base)
+		return 0;
+	s = base + ((obj - base) & ~(SCX_ARENA_SLAB_BYTES - 1));
+	h = scx_arena_from_u64(struct scx_arena_slab_hdr, s);
+	cls = h->cls;
+	if (cls >= SCX_ARENA_SLAB_NR_CLASSES || h->magic != (SCX_ARENA_SLAB_MAGIC | cls))
+		return 0;
+	size = 16u << cls;
+	first = __scx_arena_slab_first(size);
+	rel = obj - s;
+	if (rel < first || rel >= h->mark || ((rel - first) & (size - 1)))
+		return 0;
+	pc = __scx_arena_slab_cpu(r, cpu);
+	if (!pc || pc->stack[cls].count >= SCX_ARENA_SLAB_CACHE)
+		return 0;
+	st = __scx_arena_slab_claim(pc, cls);
+	if (!st)
+		return 0;
+	cnt = st->count;
+	if (cnt < SCX_ARENA_SLAB_CACHE) {
+		st->objs[cnt] = obj;
+		st->count = cnt + 1;
+		pc->nr_free[cls]++;
+		done = 1;
+	}
+	__scx_arena_slab_unclaim(st);
+	return done;
+}
+
+/**
+ * scx_arena_slab_alloc - allocate one object of class @cls.
+ *
+ * Most callers want scx_arena_alloc(), which picks the class. Returns NULL
+ * when the arena is exhausted (counted per class).
+ */
+static __always_inline void __arena *scx_arena_slab_alloc(u32 cls)
+{
+	return scx_arena_from_u64(void, __scx_arena_slab_alloc(cls));
+}
+
+/**
+ * scx_arena_slab_free - free an object from scx_arena_slab_alloc().
+ * @p: the object. Returns 0, or -EINVAL (and raises an error) if @p is not
+ * an object of a slab.
+ */
+static __always_inline int scx_arena_slab_free(void __arena *p)
+{
+	return __scx_arena_slab_free(p);
+}
+
 /* The allocators behind the front end, without checked-mode framing. */
 u64 __scx_arena_alloc(u64 size);
 

@@ -11,10 +11,11 @@
  * Each CPU keeps a small stack of free objects per class. Allocation pops
  * from it and free pushes to it without any shared lock; only when the stack
  * is empty (or full) does the CPU move a batch from (or to) the slabs under
- * the class lock. The stack is claimed with a per-CPU busy flag rather than
- * a lock: if a program on this CPU is interrupted mid-operation by another
- * that allocates (possible in sleepable or preemptible contexts), the second
- * one takes the slow path instead of waiting.
+ * the class lock. The stack is claimed with a per-CPU busy flag (one
+ * compare-and-swap on a word no other CPU touches) rather than a lock: if a
+ * program on this CPU is interrupted or preempted mid-operation by another
+ * that allocates, the second one takes the slow path instead of waiting.
+ * The fast paths are inline (alloc.h); the slow paths are global functions.
  */
 #pragma once
 
@@ -91,22 +92,19 @@ static __always_inline int scx_arena_slab_class(u64 size)
 	return -1;
 }
 
-u64 __scx_arena_slab_alloc(u32 cls);
-
-/**
- * scx_arena_slab_alloc - allocate one object of class @cls.
- *
- * Most callers want scx_arena_alloc() (alloc.h), which picks the class.
- * Returns NULL when the arena is exhausted (counted per class).
- */
-static __always_inline void __arena *scx_arena_slab_alloc(u32 cls)
+/* Offset of a class's first object in its slab: the header rounded up to the
+ * object size (objects stay aligned to their size). */
+static __always_inline u32 __scx_arena_slab_first(u32 size)
 {
-	return scx_arena_from_u64(void, __scx_arena_slab_alloc(cls));
+	return size < sizeof(struct scx_arena_slab_hdr) ? sizeof(struct scx_arena_slab_hdr) : size;
 }
 
-/**
- * scx_arena_slab_free - free an object from scx_arena_slab_alloc().
- * @p: the object. Returns 0, or -EINVAL (and raises an error) if @p is not
- * an object of a slab.
+/*
+ * The slow paths, global functions: they refill or flush the CPU's stack
+ * under the class lock, create the CPU's cache page, bypass a claimed stack,
+ * validate and report bad frees. The fast paths and the public
+ * scx_arena_slab_alloc()/scx_arena_slab_free() are inline functions in
+ * alloc.h, which defines the allocator root they read.
  */
-int scx_arena_slab_free(void __arena *p __arg_arena);
+u64 __scx_arena_slab_alloc(u32 cls);
+int __scx_arena_slab_free(void __arena *p __arg_arena);
