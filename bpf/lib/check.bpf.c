@@ -316,4 +316,40 @@ int __scx_arena_free_checked(u64 user)
 	return 0;
 }
 
+/*
+ * The runtime of compiler instrumentation ("-fsanitize=kernel-address" on
+ * BPF, clang >= 22; scx-arena-build's BpfBuild::asan() sets it up). Built
+ * that way, clang calls __asan_<load|store><size>_noabort(addr) before every
+ * load and store through an arena (address space 1) pointer of the
+ * instrumented unit, plain C included, and the accesses go through the
+ * checks and reports of the checked accessors. The library's own units are
+ * not instrumented (their metadata accesses are legitimate). Global
+ * functions must return a scalar; the compiler ignores the value.
+ */
+#define SCX_ASAN_RT(size)                                                      \
+	int __asan_load##size##_noabort(u64 addr)                              \
+	{                                                                      \
+		return __scx_arena_check_access(addr, size);                   \
+	}                                                                      \
+	int __asan_store##size##_noabort(u64 addr)                             \
+	{                                                                      \
+		return __scx_arena_check_access(addr, size);                   \
+	}
+
+SCX_ASAN_RT(1)
+SCX_ASAN_RT(2)
+SCX_ASAN_RT(4)
+SCX_ASAN_RT(8)
+SCX_ASAN_RT(16)
+
+int __asan_loadN_noabort(u64 addr, u64 size)
+{
+	return __scx_arena_check_access(addr, size);
+}
+
+int __asan_storeN_noabort(u64 addr, u64 size)
+{
+	return __scx_arena_check_access(addr, size);
+}
+
 #endif /* SCX_ARENA_CHECKED */

@@ -61,6 +61,9 @@ pub enum BuildError {
     Compile(String),
     /// Reading or writing a build file failed.
     Io(PathBuf, std::io::Error),
+    /// `BpfBuild::asan()` was asked for and no clang instruments BPF arena
+    /// accesses (see [`bpf_asan_clang`]).
+    NoAsan,
 }
 
 impl fmt::Display for BuildError {
@@ -84,6 +87,12 @@ impl fmt::Display for BuildError {
             BuildError::Env(var) => write!(f, "{var} is not set: run this from a build script"),
             BuildError::Compile(msg) => write!(f, "BPF build failed: {msg}"),
             BuildError::Io(p, e) => write!(f, "{}: {e}", p.display()),
+            BuildError::NoAsan => write!(
+                f,
+                "no clang instruments BPF arena accesses (-fsanitize=kernel-address with \
+                 -asan-instrument-address-spaces needs clang >= 22: apt-get install clang-22, \
+                 or name one in SCX_ARENA_ASAN_CLANG)"
+            ),
         }
     }
 }
@@ -136,24 +145,54 @@ pub fn check_clang() -> Result<String, BuildError> {
     Ok(clang)
 }
 
-/// Whether `clang` can instrument BPF code with KASAN-style checks
-/// (`-fsanitize=kernel-address -target bpf`). clang-19 cannot; checked mode
-/// then relies on the library's checked accessors alone.
+/// The compiler instrumentation of checked mode (`BpfBuild::asan`): clang's
+/// kernel AddressSanitizer, restricted to arena pointers (address space 1:
+/// stack, maps and context are the verifier's business), calling
+/// `__asan_<load|store><size>_noabort(addr)` (bpf/lib/check.bpf.c) before
+/// every such access instead of reading a shadow itself (BPF cannot follow
+/// the computed shadow address), with no stack or global redzones and no
+/// module constructor (BPF has no place to run one).
+const ASAN_FLAGS: &[&str] = &[
+    "-fsanitize=kernel-address",
+    "-mllvm",
+    "-asan-instrument-address-spaces=1",
+    "-mllvm",
+    "-asan-instrumentation-with-call-threshold=0",
+    "-mllvm",
+    "-asan-stack=0",
+    "-mllvm",
+    "-asan-globals=0",
+    "-mllvm",
+    "-asan-constructor-kind=none",
+];
+
+/// Whether `clang` can instrument BPF arena accesses with [`ASAN_FLAGS`].
+/// clang-19 rejects `-fsanitize=kernel-address` for BPF; clang-22 accepts it
+/// and, with `-asan-instrument-address-spaces=1`, instruments the arena's
+/// address space (by default AddressSanitizer skips every address space but
+/// 0, i.e. every arena access).
 pub fn bpf_asan_available(clang: &str) -> bool {
     Command::new(clang)
-        .args([
-            "-target",
-            "bpf",
-            "-fsanitize=kernel-address",
-            "-x",
-            "c",
-            "-c",
-            "-o",
-            "/dev/null",
-            "/dev/null",
-        ])
+        .args(["-target", "bpf"])
+        .args(ASAN_FLAGS)
+        .args(["-x", "c", "-c", "-o", "/dev/null", "/dev/null"])
         .output()
         .is_ok_and(|o| o.status.success())
+}
+
+/// A clang that can build checked mode with compiler instrumentation:
+/// `$SCX_ARENA_ASAN_CLANG` if set, else the first of the build's clang
+/// (`$BPF_CLANG`), clang-22, clang-23, clang-24 and clang that passes
+/// [`bpf_asan_available`]. None if there is none (the usual case with
+/// clang-19): checked mode then relies on the checked accessors alone.
+pub fn bpf_asan_clang() -> Option<String> {
+    println!("cargo:rerun-if-env-changed=SCX_ARENA_ASAN_CLANG");
+    if let Ok(c) = env::var("SCX_ARENA_ASAN_CLANG") {
+        return bpf_asan_available(&c).then_some(c);
+    }
+    let mut candidates: Vec<String> = env::var("BPF_CLANG").into_iter().collect();
+    candidates.extend(["clang-22", "clang-23", "clang-24", "clang"].map(String::from));
+    candidates.into_iter().find(|c| bpf_asan_available(c))
 }
 
 /// One BPF object: a main source plus the library units it names.
@@ -165,6 +204,7 @@ pub struct BpfBuild {
     intf: Option<(PathBuf, String)>,
     unknown_libs: Vec<String>,
     checked: bool,
+    asan: bool,
 }
 
 impl BpfBuild {
@@ -180,6 +220,7 @@ impl BpfBuild {
             intf: None,
             unknown_libs: Vec::new(),
             checked: false,
+            asan: false,
         }
     }
 
@@ -220,6 +261,18 @@ impl BpfBuild {
         self
     }
 
+    /// Builds checked mode with compiler instrumentation as well: every
+    /// load and store through an arena pointer in `main` (plain C too, not
+    /// only the checked accessors) is checked against the shadow map and
+    /// reported like an accessor's. Implies [`BpfBuild::checked`]. Needs a
+    /// clang from [`bpf_asan_clang`] (it compiles this whole object; the
+    /// library units stay uninstrumented); without one the build fails with
+    /// [`BuildError::NoAsan`], so callers test [`bpf_asan_clang`] first.
+    pub fn asan(mut self, on: bool) -> Self {
+        self.asan = on;
+        self
+    }
+
     /// Generates Rust bindings of `header` into `$OUT_DIR/<out>` (bindgen).
     pub fn intf(mut self, header: impl AsRef<Path>, out: &str) -> Self {
         self.intf = Some((header.as_ref().to_path_buf(), out.to_string()));
@@ -242,7 +295,28 @@ impl BpfBuild {
     }
 
     fn compile_link(&self) -> Result<PathBuf, BuildError> {
-        let clang = check_clang()?;
+        let asan_clang = if self.asan {
+            Some(bpf_asan_clang().ok_or(BuildError::NoAsan)?)
+        } else {
+            None
+        };
+        let prev_clang = env::var_os("BPF_CLANG");
+        if let Some(c) = &asan_clang {
+            // scx_cargo takes its clang from BPF_CLANG; only for this object.
+            env::set_var("BPF_CLANG", c);
+        }
+        let built = self.compile_link_with();
+        if asan_clang.is_some() {
+            match prev_clang {
+                Some(v) => env::set_var("BPF_CLANG", v),
+                None => env::remove_var("BPF_CLANG"),
+            }
+        }
+        built
+    }
+
+    fn compile_link_with(&self) -> Result<PathBuf, BuildError> {
+        check_clang()?;
         if let Some(bad) = self.unknown_libs.first() {
             return Err(BuildError::UnknownLib(bad.clone()));
         }
@@ -258,17 +332,19 @@ impl BpfBuild {
         b.add_include_path(&path_str(&lib_dir.join("include"))?);
         b.add_cflag("-Werror");
         println!("cargo:rerun-if-env-changed=SCX_ARENA_CHECKED");
-        if self.checked || env::var("SCX_ARENA_CHECKED").is_ok_and(|v| v == "1") {
+        if self.checked || self.asan || env::var("SCX_ARENA_CHECKED").is_ok_and(|v| v == "1") {
             b.add_cflag("-DSCX_ARENA_CHECKED=1");
-            if bpf_asan_available(&clang) {
-                // A clang that can instrument BPF exists, but the library
-                // has no __asan_* runtime for it yet: say so, stay with the
-                // checked accessors.
-                println!(
-                    "cargo::warning={clang} accepts -fsanitize=kernel-address for BPF; \
-                     scx-arena does not use it yet (checked accessors only)"
-                );
+        }
+        if self.asan {
+            for f in ASAN_FLAGS {
+                b.add_cflag(f);
             }
+            // Only the object's own code: the library's units handle
+            // redzones and headers by design.
+            let ignore = out_dir.join("scx_arena_asan_ignore.txt");
+            let pattern = format!("src:{}/*\n", lib_dir.join("lib").display());
+            fs::write(&ignore, pattern).map_err(|e| BuildError::Io(ignore.clone(), e))?;
+            b.add_cflag(&format!("-fsanitize-ignorelist={}", path_str(&ignore)?));
         }
         for f in &self.cflags {
             b.add_cflag(f);

@@ -17,8 +17,10 @@
  * a dangling pointer keeps pointing at poisoned memory for a while. Leaving
  * the quarantine also verifies the content poison: a write after free shows.
  *
- * clang-19 cannot instrument BPF loads and stores, so detection of bad
- * accesses needs the checked accessors below, which the library's own data
+ * clang-19 cannot instrument BPF loads and stores (clang >= 22 can: see
+ * BpfBuild::asan(), which makes plain C arena accesses of the object's own
+ * code report the same way), so detection of bad accesses needs the
+ * checked accessors below, which the library's own data
  * structures use and which scheduler code can use too:
  *
  *	v = scx_arena_ld(&obj->field);      (instead of v = obj->field)
@@ -102,6 +104,37 @@ int __scx_arena_check_access(u64 addr, u64 size);
 
 /* Reports (and lets through) an access to memory it may not touch. */
 #define SCX_ARENA_CHECK_ACCESS(p, size) __scx_arena_check_access((u64)(p), (size))
+
+#ifdef __SANITIZE_ADDRESS__
+/*
+ * Built with compiler instrumentation (scx-arena-build's BpfBuild::asan):
+ * clang calls these (bpf/lib/check.bpf.c) before each arena access of an
+ * instrumented unit. libbpf's linker wants BTF for every extern function,
+ * and clang emits it only for functions the source calls, never for the
+ * calls it adds itself: the function below calls each one once, so every
+ * unit carries their BTF. It is never called.
+ */
+#define __SCX_ASAN_DECL(size)                                                  \
+	int __asan_load##size##_noabort(u64 addr);                             \
+	int __asan_store##size##_noabort(u64 addr);
+__SCX_ASAN_DECL(1)
+__SCX_ASAN_DECL(2)
+__SCX_ASAN_DECL(4)
+__SCX_ASAN_DECL(8)
+__SCX_ASAN_DECL(16)
+int __asan_loadN_noabort(u64 addr, u64 size);
+int __asan_storeN_noabort(u64 addr, u64 size);
+
+__weak int __scx_arena_asan_btf(u64 a)
+{
+	return __asan_load1_noabort(a) | __asan_store1_noabort(a) |
+	       __asan_load2_noabort(a) | __asan_store2_noabort(a) |
+	       __asan_load4_noabort(a) | __asan_store4_noabort(a) |
+	       __asan_load8_noabort(a) | __asan_store8_noabort(a) |
+	       __asan_load16_noabort(a) | __asan_store16_noabort(a) |
+	       __asan_loadN_noabort(a, 1) | __asan_storeN_noabort(a, 1);
+}
+#endif /* __SANITIZE_ADDRESS__ */
 
 #else
 
