@@ -69,6 +69,11 @@ struct Args {
     /// Only the host micro-benchmarks.
     #[arg(long)]
     host_only: bool,
+    /// Take the VM part from an earlier run's report.json instead of booting
+    /// VMs, and run the host micro-benchmarks now: refreshes those alone
+    /// (with --update-readme, the README keeps that run's VM tables).
+    #[arg(long, value_name = "REPORT_JSON", conflicts_with_all = ["vm_only", "host_only"])]
+    vm_report: Option<PathBuf>,
     /// Debug builds of the schedulers (their BPF code is the same; they
     /// build faster).
     #[arg(long)]
@@ -103,7 +108,12 @@ fn main() -> Result<()> {
         .context("this binary's directory")?
         .to_path_buf();
 
-    let mut report = if args.host_only {
+    let mut report = if let Some(path) = &args.vm_report {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        serde_json::from_str::<Report>(&text)
+            .with_context(|| format!("{} is not a bench report.json", path.display()))?
+    } else if args.host_only {
         Report::new(params, seeds, args.quick, String::new(), Vec::new())
     } else {
         vm_benchmark(&args, params, seeds, &bin_dir, &out)?
