@@ -11,6 +11,7 @@
  */
 #include <scx_arena/alloc.h>
 #include <scx_arena/btree.h>
+#include <scx_arena/cmp.h>
 
 #define MAX SCX_ARENA_BTREE_MAX
 #define MIN_LEAF SCX_ARENA_BTREE_MIN_LEAF
@@ -60,25 +61,43 @@ __noinline int __scx_btree_move(u64 dst, u64 src, u32 n)
 #define SLOT(a, i) ((u64)&node(a)->slots[(i)])
 
 /*
- * Index of the first key of node @a that is >= @key, or > @key when
- * @strict; nkeys(@a) when none. A global function: the scan is verified
- * once, not at every call site.
+ * One step of __scx_btree_scan(): probes key @pos + @step - 1 of node @a
+ * (its index clamped into the array: a probe at or past @nr is loaded but
+ * not used) and returns @pos advanced by @step when that key exists and
+ * goes before @key (< @key, or <= @key when @s is 1), else @pos.
  */
+static __always_inline u64 scan_step(u64 a, u64 key, u64 s, u64 nr, u64 pos, u64 step)
+{
+	u64 i = pos + step - 1, k, lt, gt, go;
+
+	k = LD(&node(a)->keys[scx_arena_select(i, MAX - 1, scx_arena_ltu(MAX - 1, i))]);
+	lt = scx_arena_ltu(k, key);
+	gt = scx_arena_ltu(key, k);
+	go = (lt | (s & (gt ^ 1))) & scx_arena_ltu(i, nr);
+	return pos + (step & -go);
+}
+
+/*
+ * Index of the first key of node @a that is >= @key, or > @key when
+ * @strict; nkeys(@a) when none. A binary search without a loop or a jump
+ * (cmp.h): five halving steps cover the up to 31 answers 0..MAX; a step
+ * advances @pos when the key it probes exists (index < nr) and is < @key
+ * (or <= @key when @strict). A global function: verified once, not at
+ * every call site.
+ */
+_Static_assert(MAX < 32, "five halving steps cover a node's keys");
+
 __noinline u32 __scx_btree_scan(u64 a, u64 key, u32 strict)
 {
-	u32 nr, i, pos;
-	u64 k;
+	u64 nr, pos = 0, s = strict ? 1 : 0;
 
 	scx_arena_assoc();
 	nr = nkeys(a);
-	pos = nr;
-	bpf_for(i, 0, nr) {
-		k = LD(&node(a)->keys[i]);
-		if (k > key || (k == key && !strict)) {
-			pos = i;
-			break;
-		}
-	}
+	pos = scan_step(a, key, s, nr, pos, 16);
+	pos = scan_step(a, key, s, nr, pos, 8);
+	pos = scan_step(a, key, s, nr, pos, 4);
+	pos = scan_step(a, key, s, nr, pos, 2);
+	pos = scan_step(a, key, s, nr, pos, 1);
 	return pos;
 }
 
