@@ -26,7 +26,8 @@
  * children. Every node except the root holds at least
  * SCX_ARENA_BTREE_MIN_LEAF = 15 (leaves) or SCX_ARENA_BTREE_MIN_INNER = 14
  * (inner nodes) keys; the root holds at least 1 (an inner root at least 2
- * children). Within a node, keys are found by a linear scan.
+ * children). Within a node, keys are found by a binary search without
+ * jumps (five probes).
  *
  * Keys are unique: insert returns -EEXIST for a key already present, and
  * upsert replaces its value instead. Inner separators are lower bounds of
