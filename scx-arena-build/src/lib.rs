@@ -166,7 +166,9 @@ const ASAN_FLAGS: &[&str] = &[
     "-asan-constructor-kind=none",
 ];
 
-/// Whether `clang` can instrument BPF arena accesses with [`ASAN_FLAGS`].
+/// Whether `clang` can instrument BPF arena accesses with the flags checked mode's
+/// compiler instrumentation uses (`-fsanitize=kernel-address` restricted to
+/// the arena's address space).
 /// clang-19 rejects `-fsanitize=kernel-address` for BPF; clang-22 accepts it
 /// and, with `-asan-instrument-address-spaces=1`, instruments the arena's
 /// address space (by default AddressSanitizer skips every address space but
