@@ -474,7 +474,8 @@ mod tests {
             Err(HeapError::Capacity { cap: 0, .. })
         ));
 
-        let f = Fake::heap(&[1, 5, 2, 5, 9, 3]);
+        // 4-ary: slots 1-4 under the root, slot 5 under slot 1.
+        let f = Fake::heap(&[1, 5, 2, 5, 9, 6]);
         let h = f.view();
         assert_eq!(h.len(), Ok(6));
         assert_eq!(h.capacity(), Ok(16));
@@ -485,7 +486,7 @@ mod tests {
             .iter()
             .map(|e| e.key)
             .collect();
-        assert_eq!(keys, vec![1, 5, 2, 5, 9, 3]);
+        assert_eq!(keys, vec![1, 5, 2, 5, 9, 6]);
         let sorted: Vec<(u64, u64)> = h
             .sorted()
             .expect("sorted")
@@ -497,9 +498,9 @@ mod tests {
             vec![
                 (1, f.node(0)),
                 (2, f.node(2)),
-                (3, f.node(5)),
                 (5, f.node(1)),
                 (5, f.node(3)),
+                (6, f.node(5)),
                 (9, f.node(4))
             ]
         );
@@ -507,6 +508,18 @@ mod tests {
 
     #[test]
     fn corrupted_heaps_are_reported() {
+        // Slot 5's parent is slot 1 in a 4-ary heap (it was slot 2 in a
+        // binary one, which this order satisfies).
+        let f = Fake::heap(&[1, 5, 2, 5, 9, 3]);
+        assert!(matches!(
+            f.view().check(),
+            Err(HeapError::Order {
+                slot: 5,
+                key: 3,
+                parent_key: 5,
+                ..
+            })
+        ));
         // Heap order broken.
         let f = Fake::heap(&[4, 3]);
         assert!(matches!(
