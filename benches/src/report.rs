@@ -330,8 +330,8 @@ scheduler's policy; on 1 vCPU there is no round robin.\n",
         let _ = writeln!(
             s,
             "\nPer-callback BPF cost (ns per run, median over seeds, the empty program's {} ns \
-subtracted; `kernel.bpf_stats_enabled` on only in the last phase, so the latency figures do \
-not pay for it):\n",
+subtracted; BPF run-time statistics on only in their own phase, so the latency figures do \
+not pay for them):\n",
             self.empty_program_ns.map_or_else(|| "-".into(), num)
         );
         let mut header = String::from("| scheduler |");

@@ -3,8 +3,9 @@
 //!
 //! For each contender and seed it boots one VM in deterministic mode (same
 //! topology, same initramfs but for the scheduler) and runs the workloads of
-//! [`scx_arena_benches::suite`], then a one-vCPU VM for cyclictest beside
-//! one hog (why: [`scx_arena_benches::suite`]); then it sums the runs up
+//! [`scx_arena_benches::suite`], the last of them cyclictest beside one hog
+//! with one vCPU online (why: [`scx_arena_benches::suite`]); then it sums
+//! the runs up
 //! ([`scx_arena_benches::report`]): a markdown table, JSON with every figure
 //! and an SVG plot of the latency percentiles, in the output directory. The
 //! host micro-benchmarks (alloc-bench, ds-bench: the library's allocators
@@ -203,7 +204,6 @@ fn vm_benchmark(
     }
 
     let script = params.script();
-    let one_cpu_script = params.one_cpu_script();
     let jobs: VecDeque<Job> = seeds
         .iter()
         .flat_map(|&seed| (0..contenders.len()).map(move |contender| Job { contender, seed }))
@@ -221,22 +221,17 @@ fn vm_benchmark(
                     let c = &contenders[job.contender];
                     let what = format!("{} seed {}", c.label, job.seed);
                     progress.start(&what);
-                    let vm = |cpus: u32| {
-                        let vm = VmConfig::new()
-                            .cpus(cpus)
-                            .deterministic(job.seed)
-                            .timeout(Duration::from_secs(args.vm_timeout));
-                        tools.iter().fold(vm, |vm, t| vm.binary(t))
-                    };
+                    let vm = VmConfig::new()
+                        .cpus(args.cpus)
+                        .deterministic(job.seed)
+                        .timeout(Duration::from_secs(args.vm_timeout));
+                    let vm = tools.iter().fold(vm, |vm, t| vm.binary(t));
                     let bin = c.scheduler.as_ref().and_then(|n| sched_bins.get(n));
-                    let (log, release, failure) = boot(c, bin, vm(args.cpus), &script);
-                    // cyclictest once more on one vCPU: no round robin there.
-                    let (log1, _, failure1) = boot(c, bin, vm(1), &one_cpu_script);
-                    let log = format!("{log}\n{ONE_CPU_LOG_HEADER}\n{log1}");
+                    let (log, release, failure) = boot(c, bin, vm, &script);
                     let run = Run {
                         seed: job.seed,
                         figures: RunFigures::parse(&log),
-                        failure: failure.or(failure1.map(|f| format!("1-vCPU VM: {f}"))),
+                        failure,
                     };
                     let log_name = format!("{}-seed{}.log", c.label.replace('/', "-"), job.seed);
                     let _ = std::fs::write(out.join("logs").join(log_name), log);
@@ -277,9 +272,6 @@ fn vm_benchmark(
         runs,
     ))
 }
-
-/// The line between the two VMs' console logs in a run's log file.
-const ONE_CPU_LOG_HEADER: &str = "===== the 1-vCPU VM =====";
 
 /// One VM boot of contender `c` (its binary `bin`) running `script`: its
 /// console log, the guest kernel's release and why it failed, if it did.
