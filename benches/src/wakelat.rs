@@ -295,7 +295,10 @@ fn worker(group: &Group, me: usize, window: Window, work_loops: u64) -> WorkerRe
 }
 
 /// Runs rounds until the window ends; returns the measured rounds in which
-/// the message thread slept waiting for replies.
+/// the message thread slept waiting for replies. A round is measured when
+/// all its stamps are in the window, i.e. when the workers count all its
+/// requests (a round that starts just before the window ends can stamp
+/// after it).
 fn message(group: &Group, window: Window) -> u64 {
     let n = group.mailboxes.len() as u32;
     let mut sleeps = 0;
@@ -305,8 +308,11 @@ fn message(group: &Group, window: Window) -> u64 {
             break;
         }
         group.pending.store(n, Ordering::Release);
+        let mut measured = true;
         for mb in &group.mailboxes {
-            mb.stamp.store(now_ns(), Ordering::Release);
+            let stamp = now_ns();
+            measured &= window.contains(stamp);
+            mb.stamp.store(stamp, Ordering::Release);
             mb.state.store(GO, Ordering::Release);
             futex::wake(&mb.state, 1);
         }
@@ -318,7 +324,7 @@ fn message(group: &Group, window: Window) -> u64 {
             }
             slept |= futex::wait(&group.pending, p);
         }
-        if window.contains(round) {
+        if measured {
             sleeps += u64::from(slept);
         }
     }
