@@ -10,6 +10,7 @@
  * function ties the calling program to the arena (scx_arena_assoc()), so a
  * sched_ext callback that only follows pointers from .bss still loads.
  */
+#include <scx_arena/cmp.h>
 #include <scx_arena/rbtree.h>
 
 typedef struct scx_arena_rb_node __arena rbn;
@@ -123,69 +124,79 @@ static __always_inline void rotate_right(struct scx_arena_rbtree __arena *t, rbn
 /* Reports a tree that breaks the height bound: it can only be corrupt. */
 #define rb_corrupt(t, what) scx_arena_error("rbtree %llx: " what, (u64)(t))
 
-/* Restores the colour rules after red node @n was linked in. */
-static __always_inline int insert_fixup(struct scx_arena_rbtree __arena *t, rbn *n)
+/*
+ * One step of the insert fixup at red node *@np: 0 when the colour rules
+ * hold again, 1 when the red uncle was recoloured and the step must be
+ * repeated at the grandparent (then in *@np).
+ */
+static __always_inline int insert_fixup_step(struct scx_arena_rbtree __arena *t, rbn **np)
 {
-	rbn *p, *g, *u;
-	u32 i;
+	rbn *n = *np, *p, *g, *u;
 
-	/* Most inserts end here, without the cost of setting up the loop. */
 	p = parent_of(n);
 	if (!p) {
+		/* n is the root. */
 		set_black(n);
 		return 0;
 	}
 	if (is_black(p))
 		return 0;
-	bpf_for(i, 0, SCX_ARENA_RB_MAX_DEPTH) {
-		p = parent_of(n);
-		if (!p) {
-			/* n is the root. */
-			set_black(n);
-			return 0;
-		}
-		if (is_black(p))
-			return 0;
-		/* p is red, so not the root: g exists. */
-		g = parent_of(p);
-		if (!g) {
-			set_black(p);
-			return 0;
-		}
-		if (ld(&g->left) == p) {
-			u = ld(&g->right);
-			if (is_red(u)) {
-				set_black(p);
-				set_black(u);
-				set_red(g);
-				n = g;
-				continue;
-			}
-			if (ld(&p->right) == n) {
-				rotate_left(t, p);
-				p = n;
-			}
-			set_black(p);
-			set_red(g);
-			rotate_right(t, g);
-			return 0;
-		}
-		u = ld(&g->left);
+	/* p is red, so not the root: g exists. */
+	g = parent_of(p);
+	if (!g) {
+		set_black(p);
+		return 0;
+	}
+	if (ld(&g->left) == p) {
+		u = ld(&g->right);
 		if (is_red(u)) {
 			set_black(p);
 			set_black(u);
 			set_red(g);
-			n = g;
-			continue;
+			*np = g;
+			return 1;
 		}
-		if (ld(&p->left) == n) {
-			rotate_right(t, p);
+		if (ld(&p->right) == n) {
+			rotate_left(t, p);
 			p = n;
 		}
 		set_black(p);
 		set_red(g);
-		rotate_left(t, g);
+		rotate_right(t, g);
 		return 0;
+	}
+	u = ld(&g->left);
+	if (is_red(u)) {
+		set_black(p);
+		set_black(u);
+		set_red(g);
+		*np = g;
+		return 1;
+	}
+	if (ld(&p->left) == n) {
+		rotate_right(t, p);
+		p = n;
+	}
+	set_black(p);
+	set_red(g);
+	rotate_left(t, g);
+	return 0;
+}
+
+/*
+ * Restores the colour rules after red node @n was linked in. The first two
+ * steps run before the loop: most inserts end there, without the kfunc
+ * calls of setting up and stepping a bpf_for loop.
+ */
+static __always_inline int insert_fixup(struct scx_arena_rbtree __arena *t, rbn *n)
+{
+	u32 i;
+
+	if (!insert_fixup_step(t, &n) || !insert_fixup_step(t, &n))
+		return 0;
+	bpf_for(i, 0, SCX_ARENA_RB_MAX_DEPTH) {
+		if (!insert_fixup_step(t, &n))
+			return 0;
 	}
 	rb_corrupt(t, "insert fixup did not end (corrupt tree)");
 	return -ELOOP;
@@ -194,8 +205,8 @@ static __always_inline int insert_fixup(struct scx_arena_rbtree __arena *t, rbn 
 int __scx_arena_rbtree_insert(struct scx_arena_rbtree __arena *t __arg_arena,
 			      struct scx_arena_rb_node __arena *n __arg_arena, u64 key)
 {
-	rbn *cur, *parent = NULL, *first, *last;
-	u64 pc;
+	rbn *cur, *parent = NULL;
+	u64 pc, left = 0, lmost = 1, rmost = 1;
 	u32 i;
 
 	scx_arena_assoc();
@@ -206,13 +217,22 @@ int __scx_arena_rbtree_insert(struct scx_arena_rbtree __arena *t __arg_arena,
 	if (pc && pc != SCX_ARENA_RB_POISON)
 		return -EEXIST;
 
+	/*
+	 * The descent chooses each child without a jump (cmp.h): which way a
+	 * random key goes is a coin toss the CPU cannot predict. Equal keys go
+	 * right, after the ones already in the tree. A path that only went
+	 * left (right) makes @n the new first (last) node.
+	 */
 	cur = ld(&t->root);
 	rb_for(i) {
 		if (!cur)
 			break;
 		parent = cur;
-		/* Equal keys go right: after the ones already in the tree. */
-		cur = key < ld(&cur->key) ? ld(&cur->left) : ld(&cur->right);
+		left = scx_arena_ltu(key, ld(&cur->key));
+		lmost &= left;
+		rmost &= left ^ 1;
+		cur = __scx_rb_node(scx_arena_select((u64)ld(&cur->right), (u64)ld(&cur->left),
+						     left));
 	}
 	if (cur) {
 		rb_corrupt(t, "insert: deeper than the height bound (corrupt tree)");
@@ -228,108 +248,129 @@ int __scx_arena_rbtree_insert(struct scx_arena_rbtree __arena *t __arg_arena,
 	st(&n->parent_color, (u64)parent);
 	if (!parent)
 		st(&t->root, n);
-	else if (key < ld(&parent->key))
+	else if (left)
 		st(&parent->left, n);
 	else
 		st(&parent->right, n);
 
-	first = ld(&t->first);
-	if (!first || key < ld(&first->key))
+	if (lmost)
 		st(&t->first, n);
-	last = ld(&t->last);
-	if (!last || key >= ld(&last->key))
+	if (rmost)
 		st(&t->last, n);
 	st(&t->nr, ld(&t->nr) + 1);
 	return insert_fixup(t, n);
 }
 
-/* Restores the black height after a black node was unlinked above @x. */
-static __always_inline int remove_fixup(struct scx_arena_rbtree __arena *t, rbn *x, rbn *parent)
+/*
+ * One step of the remove fixup, for the subtree at *@xp (under *@pp) that
+ * is one black node short: 0 when the black heights are restored, 1 when
+ * the sibling was recoloured and the step must be repeated one level up
+ * (then at *@xp under *@pp), -ELOOP when there is no sibling (a corrupt
+ * tree).
+ */
+static __always_inline int remove_fixup_step(struct scx_arena_rbtree __arena *t, rbn **xp,
+					     rbn **pp)
 {
-	rbn *w, *wl, *wr;
-	u32 i;
+	rbn *x = *xp, *parent = *pp, *w, *wl, *wr;
 
 	if (is_red(x) || !parent) {
 		if (x)
 			set_black(x);
 		return 0;
 	}
-	bpf_for(i, 0, SCX_ARENA_RB_MAX_DEPTH) {
-		if (is_red(x) || !parent) {
-			if (x)
-				set_black(x);
-			return 0;
-		}
-		if (ld(&parent->left) == x) {
-			w = ld(&parent->right);
-			if (!w)
-				break;
-			if (is_red(w)) {
-				set_black(w);
-				set_red(parent);
-				rotate_left(t, parent);
-				w = ld(&parent->right);
-				if (!w)
-					break;
-			}
-			wl = ld(&w->left);
-			wr = ld(&w->right);
-			if (is_black(wl) && is_black(wr)) {
-				set_red(w);
-				x = parent;
-				parent = parent_of(x);
-				continue;
-			}
-			if (is_black(wr)) {
-				set_black(wl);
-				set_red(w);
-				rotate_right(t, w);
-				w = ld(&parent->right);
-				wr = ld(&w->right);
-			}
-			/* w takes parent's colour. */
-			st(&w->parent_color, (ld(&w->parent_color) & ~(u64)RB_BLACK) |
-						     (ld(&parent->parent_color) & RB_BLACK));
-			set_black(parent);
-			set_black(wr);
-			rotate_left(t, parent);
-			return 0;
-		}
-		w = ld(&parent->left);
+	if (ld(&parent->left) == x) {
+		w = ld(&parent->right);
 		if (!w)
-			break;
+			return -ELOOP;
 		if (is_red(w)) {
 			set_black(w);
 			set_red(parent);
-			rotate_right(t, parent);
-			w = ld(&parent->left);
+			rotate_left(t, parent);
+			w = ld(&parent->right);
 			if (!w)
-				break;
+				return -ELOOP;
 		}
 		wl = ld(&w->left);
 		wr = ld(&w->right);
 		if (is_black(wl) && is_black(wr)) {
 			set_red(w);
-			x = parent;
-			parent = parent_of(x);
-			continue;
+			*xp = parent;
+			*pp = parent_of(parent);
+			return 1;
 		}
-		if (is_black(wl)) {
-			set_black(wr);
+		if (is_black(wr)) {
+			set_black(wl);
 			set_red(w);
-			rotate_left(t, w);
-			w = ld(&parent->left);
-			wl = ld(&w->left);
+			rotate_right(t, w);
+			w = ld(&parent->right);
+			wr = ld(&w->right);
 		}
+		/* w takes parent's colour. */
 		st(&w->parent_color, (ld(&w->parent_color) & ~(u64)RB_BLACK) |
 					     (ld(&parent->parent_color) & RB_BLACK));
 		set_black(parent);
-		set_black(wl);
-		rotate_right(t, parent);
+		set_black(wr);
+		rotate_left(t, parent);
 		return 0;
 	}
-	rb_corrupt(t, "remove fixup: black heights differ (corrupt tree)");
-	return -ELOOP;
+	w = ld(&parent->left);
+	if (!w)
+		return -ELOOP;
+	if (is_red(w)) {
+		set_black(w);
+		set_red(parent);
+		rotate_right(t, parent);
+		w = ld(&parent->left);
+		if (!w)
+			return -ELOOP;
+	}
+	wl = ld(&w->left);
+	wr = ld(&w->right);
+	if (is_black(wl) && is_black(wr)) {
+		set_red(w);
+		*xp = parent;
+		*pp = parent_of(parent);
+		return 1;
+	}
+	if (is_black(wl)) {
+		set_black(wr);
+		set_red(w);
+		rotate_left(t, w);
+		w = ld(&parent->left);
+		wl = ld(&w->left);
+	}
+	st(&w->parent_color, (ld(&w->parent_color) & ~(u64)RB_BLACK) |
+				     (ld(&parent->parent_color) & RB_BLACK));
+	set_black(parent);
+	set_black(wl);
+	rotate_right(t, parent);
+	return 0;
+}
+
+/*
+ * Restores the black height after a black node was unlinked above @x. The
+ * first two steps run before the loop, as in insert_fixup().
+ */
+static __always_inline int remove_fixup(struct scx_arena_rbtree __arena *t, rbn *x, rbn *parent)
+{
+	int ret;
+	u32 i;
+
+	ret = remove_fixup_step(t, &x, &parent);
+	if (ret == 1)
+		ret = remove_fixup_step(t, &x, &parent);
+	if (ret != 1)
+		goto out;
+	bpf_for(i, 0, SCX_ARENA_RB_MAX_DEPTH) {
+		ret = remove_fixup_step(t, &x, &parent);
+		if (ret != 1)
+			goto out;
+	}
+	ret = -ELOOP;
+out:
+	if (ret)
+		rb_corrupt(t, "remove fixup: black heights differ (corrupt tree)");
+	return ret;
 }
 
 int __scx_arena_rbtree_remove(struct scx_arena_rbtree __arena *t __arg_arena,
