@@ -28,6 +28,20 @@ static __always_inline u64 scx_arena_ltu(u64 a, u64 b)
 }
 
 /**
+ * scx_arena_select_mask - @a when @mask is 0, @b when it is all ones,
+ * without a jump.
+ * @a: the value for 0.
+ * @b: the value for all ones.
+ * @mask: 0 or ~0 (e.g. the sign of a difference, shifted right by 63).
+ */
+static __always_inline u64 scx_arena_select_mask(u64 a, u64 b, u64 mask)
+{
+	/* An opaque mask: clang would turn the merge back into a jump. */
+	asm volatile("" : "+r"(mask));
+	return a ^ ((a ^ b) & mask);
+}
+
+/**
  * scx_arena_select - @a when @cond is 0, @b when it is 1, without a jump.
  * @a: the value for 0.
  * @b: the value for 1.
@@ -35,9 +49,5 @@ static __always_inline u64 scx_arena_ltu(u64 a, u64 b)
  */
 static __always_inline u64 scx_arena_select(u64 a, u64 b, u64 cond)
 {
-	u64 m = -cond;
-
-	/* An opaque mask: clang would turn the merge back into a jump. */
-	asm volatile("" : "+r"(m));
-	return a ^ ((a ^ b) & m);
+	return scx_arena_select_mask(a, b, -cond);
 }
