@@ -64,10 +64,11 @@ u64 __scx_arena_alloc(u64 size)
 		return 0;
 	cls = scx_arena_slab_class(size);
 	if (cls >= 0) {
-		/* The fast path here saves a nested call to the slab. */
+		/* The fast path inline saves a nested call on a hit; a miss
+		 * goes straight to the slab's slow path. */
 		u64 obj = __scx_arena_slab_alloc_fast(cls);
 
-		return obj ? obj : __scx_arena_slab_alloc(cls);
+		return obj ? obj : __scx_arena_slab_alloc_slow(cls);
 	}
 	order = scx_arena_buddy_order(size);
 	if (order < 0)

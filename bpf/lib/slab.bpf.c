@@ -252,7 +252,13 @@ static __always_inline void free_direct(struct scx_arena_root __arena *r, u32 cl
 		scx_arena_buddy_free(scx_arena_from_u64(void, s));
 }
 
-u64 __scx_arena_slab_alloc(u32 cls)
+/*
+ * The miss path: this CPU's stack was empty or claimed when the fast path
+ * looked. Claims the stack (creating this CPU's cache page on first use)
+ * and refills it from the slabs, or takes one object directly when the
+ * stack is claimed by a program we interrupted.
+ */
+static __always_inline u64 slab_alloc_slow(u32 cls)
 {
 	struct scx_arena_root __arena *r = scx_arena_root();
 	struct scx_arena_slab_pcpu __arena *pc;
@@ -262,9 +268,6 @@ u64 __scx_arena_slab_alloc(u32 cls)
 
 	if (!r || cls >= SCX_ARENA_SLAB_NR_CLASSES)
 		return 0;
-	obj = __scx_arena_slab_alloc_fast(cls);
-	if (obj)
-		return obj;
 	st = stack_claim(r, cls, &pc);
 	if (!st)
 		goto slow;
@@ -289,6 +292,22 @@ slow:
 fail:
 	__sync_fetch_and_add(&r->slab.cls[cls].nr_failed, 1);
 	return 0;
+}
+
+u64 __scx_arena_slab_alloc(u32 cls)
+{
+	u64 obj;
+
+	/* The fast path masks the class: reject a bad one before it. */
+	if (cls >= SCX_ARENA_SLAB_NR_CLASSES)
+		return 0;
+	obj = __scx_arena_slab_alloc_fast(cls);
+	return obj ? obj : slab_alloc_slow(cls);
+}
+
+u64 __scx_arena_slab_alloc_slow(u32 cls)
+{
+	return slab_alloc_slow(cls);
 }
 
 int __scx_arena_slab_free(void __arena *p __arg_arena)

@@ -107,4 +107,7 @@ static __always_inline u32 __scx_arena_slab_first(u32 size)
  * alloc.h, which defines the allocator root they read.
  */
 u64 __scx_arena_slab_alloc(u32 cls);
+/* The miss path of __scx_arena_slab_alloc() alone, for a caller that has
+ * just tried __scx_arena_slab_alloc_fast() itself. */
+u64 __scx_arena_slab_alloc_slow(u32 cls);
 int __scx_arena_slab_free(void __arena *p __arg_arena);
