@@ -16,6 +16,7 @@
 #include <scx_arena/alloc.h>
 #include <scx_arena/error.h>
 #include <scx_arena/test.h>
+#include "test_checked.h"
 
 char _license[] SEC("license") = "GPL";
 
@@ -47,25 +48,6 @@ int plain_store_u64(u64 __arena *p __arg_arena, u64 i)
 u64 plain_load_u64(u8 __arena *p __arg_arena, u64 off)
 {
 	return *(u64 __arena *)(p + off);
-}
-
-#define REPORTS() (scx_arena_root()->check.nr_reports)
-#define REPORT(i) (&scx_arena_root()->check.reports[(i) & 15])
-
-/* Asserts report @i is of @kind at @addr, about @obj of @size from @line. */
-static __always_inline int expect_report(u32 i, u32 kind, u64 addr, void __arena *obj, u64 size,
-					 u32 line)
-{
-	struct scx_arena_bug_report __arena *rep = REPORT(i);
-
-	ASSERT_EQ(rep->kind, kind);
-	ASSERT_EQ(rep->addr, addr);
-	ASSERT_EQ(rep->obj, (u64)obj);
-	ASSERT_EQ(rep->size, size);
-	ASSERT_EQ(rep->line, line);
-	/* "test_asa": the first 8 bytes of this file's name. */
-	ASSERT_EQ(*(u64 __arena *)rep->file, SCX_ARENA_FILE8);
-	return 0;
 }
 
 SEC("syscall")

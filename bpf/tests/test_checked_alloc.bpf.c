@@ -8,25 +8,9 @@
 #include <scx_arena/alloc.h>
 #include <scx_arena/error.h>
 #include <scx_arena/test.h>
+#include "test_checked.h"
 
 char _license[] SEC("license") = "GPL";
-
-#define REPORTS() (scx_arena_root()->check.nr_reports)
-#define REPORT(i) (&scx_arena_root()->check.reports[i])
-
-/* Asserts report @i is of @kind about object @obj of @size from line @line. */
-static __always_inline int expect_report(u32 i, u32 kind, void __arena *obj, u64 size, u32 line)
-{
-	struct scx_arena_bug_report __arena *rep = REPORT(i & 15);
-
-	ASSERT_EQ(rep->kind, kind);
-	ASSERT_EQ(rep->obj, (u64)obj);
-	ASSERT_EQ(rep->size, size);
-	ASSERT_EQ(rep->line, line);
-	/* "test_che": the first 8 bytes of this file's name. */
-	ASSERT_EQ(*(u64 __arena *)rep->file, SCX_ARENA_FILE8);
-	return 0;
-}
 
 SEC("syscall")
 int test_checked_mode_is_on(void *ctx)
@@ -50,8 +34,7 @@ int test_checked_overflow_into_redzone_is_reported(void *ctx)
 	ASSERT_EQ(REPORTS(), 0);
 	scx_arena_st(&p[3], 7);         /* one past the end: the redzone */
 	ASSERT_EQ(REPORTS(), 1);
-	ASSERT_OK(expect_report(0, SCX_ARENA_BUG_OVERFLOW, p, 24, line));
-	ASSERT_EQ(REPORT(0)->addr, (u64)&p[3]);
+	ASSERT_OK(expect_report(0, SCX_ARENA_BUG_OVERFLOW, (u64)&p[3], p, 24, line));
 	/* Underflow into the header is an overflow too. */
 	scx_arena_ld(&p[-1]);
 	ASSERT_EQ(REPORTS(), 2);
@@ -81,7 +64,7 @@ int test_checked_use_after_free_is_reported(void *ctx)
 	ASSERT_EQ(scx_arena_free(p), 0);
 	scx_arena_ld(&p[0]);
 	ASSERT_EQ(REPORTS(), 1);
-	ASSERT_OK(expect_report(0, SCX_ARENA_BUG_USE_AFTER_FREE, p, 64, line));
+	ASSERT_OK(expect_report(0, SCX_ARENA_BUG_USE_AFTER_FREE, (u64)p, p, 64, line));
 	/* The freed object is not handed out again while in quarantine. */
 	ASSERT_NE((u64)scx_arena_alloc(64), (u64)p);
 	return 0;
@@ -98,7 +81,7 @@ int test_checked_double_free_is_reported(void *ctx)
 	ASSERT_EQ(REPORTS(), 0);
 	ASSERT_EQ(scx_arena_free(p), -EINVAL);
 	ASSERT_EQ(REPORTS(), 1);
-	ASSERT_OK(expect_report(0, SCX_ARENA_BUG_DOUBLE_FREE, p, 100, line));
+	ASSERT_OK(expect_report(0, SCX_ARENA_BUG_DOUBLE_FREE, (u64)p, p, 100, line));
 	return 0;
 }
 

@@ -9,11 +9,9 @@
 #include <scx_arena/alloc.h>
 #include <scx_arena/rbtree.h>
 #include <scx_arena/test.h>
+#include "test_checked.h"
 
 char _license[] SEC("license") = "GPL";
-
-#define REPORTS() (scx_arena_root()->check.nr_reports)
-#define REPORT(i) (&scx_arena_root()->check.reports[i])
 
 struct ck_item {
 	u64 id;
