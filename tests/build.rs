@@ -7,6 +7,11 @@ use std::{env, fs};
 
 use scx_arena_build::{bpf_asan_clang, fail, library_dir, syscall_tests, BpfBuild, BuildError};
 
+/// Objects also built in checked mode, as `<stem>_checked.bpf.o`, for
+/// their Rust drivers to run under redzones and quarantine too (no test is
+/// generated from them).
+const ALSO_CHECKED: &[&str] = &["test_htab"];
+
 fn main() {
     let out_dir =
         PathBuf::from(env::var("OUT_DIR").unwrap_or_else(|_| fail(BuildError::Env("OUT_DIR"))));
@@ -40,6 +45,15 @@ fn main() {
                  time\");\n    }}\n}}"
             );
             continue;
+        }
+        // First: a build writes its main unit's own compiled object to
+        // <stem>.bpf.o before linking, which would clobber the object below.
+        if ALSO_CHECKED.contains(&stem.as_str()) {
+            BpfBuild::new(src)
+                .all_libs()
+                .checked(true)
+                .object(&format!("{stem}_checked"))
+                .unwrap_or_else(fail);
         }
         // test_checked_* exercise checked mode ("arena ASAN").
         let obj = BpfBuild::new(src)

@@ -24,6 +24,12 @@ const OBJ: TestObject = TestObject {
     bytes: include_bytes!(concat!(env!("OUT_DIR"), "/test_htab.bpf.o")),
 };
 
+/// bpf/tests/test_htab.bpf.c built in checked mode (build.rs: ALSO_CHECKED).
+const CHECKED_OBJ: TestObject = TestObject {
+    source: "test_htab.bpf.c",
+    bytes: include_bytes!(concat!(env!("OUT_DIR"), "/test_htab_checked.bpf.o")),
+};
+
 const OPS: &str = "htab_ops";
 const CHURN: &str = "htab_churn";
 const CHURN_INIT: &str = "htab_churn_init";
@@ -534,8 +540,31 @@ fn locked_htab_survives_two_concurrent_churns() {
     if !host_ready(module_path!()) {
         return;
     }
-    const ITERS: u64 = 200_000;
-    let obj = load(&[CHURN, CHURN_INIT]);
+    two_churns(&load(&[CHURN, CHURN_INIT]), 200_000);
+}
+
+/// The churn built in checked mode loads, runs and reports no bug. Its
+/// locked operations run with preemption disabled, where the verifier
+/// refuses a global function that may sleep: the checked accessors must
+/// not be one.
+#[test]
+fn locked_htab_churns_in_checked_mode() {
+    if !host_ready(module_path!()) {
+        return;
+    }
+    let obj = CHECKED_OBJ
+        .load(&[CHURN, CHURN_INIT])
+        .unwrap_or_else(|e| panic!("{e}"));
+    two_churns(&obj, 20_000);
+    let view = AllocView::of_object(obj.object()).expect("allocator view");
+    assert!(view.leaks().is_ok(), "the object is built in checked mode");
+    let (bugs, n) = view.bugs().expect("reports");
+    assert_eq!((bugs, n), (vec![], 0));
+}
+
+/// Initialises the shared table of `obj`, runs two concurrent htab_churn
+/// runs of `iters` steps, and checks their counts and the table.
+fn two_churns(obj: &LoadedObject, iters: u64) {
     let mut cap = [1u64 << 20];
     let ret = obj
         .run_words(CHURN_INIT, &mut cap)
@@ -546,10 +575,10 @@ fn locked_htab_survives_two_concurrent_churns() {
     let runs: Vec<Churn> = std::thread::scope(|s| {
         let hs: Vec<_> = (1..=2u64)
             .map(|seed| {
-                let (barrier, obj) = (&barrier, &obj);
+                let (barrier, obj) = (&barrier, obj);
                 s.spawn(move || {
                     barrier.wait();
-                    churn(obj, ITERS, seed)
+                    churn(obj, iters, seed)
                 })
             })
             .collect();
@@ -558,20 +587,20 @@ fn locked_htab_survives_two_concurrent_churns() {
             .collect()
     });
     eprintln!(
-        "htab churn: 2 threads x {ITERS} steps in {:.0} ms; (inserts, deletes, found) {:?}",
+        "htab churn: 2 threads x {iters} steps in {:.0} ms; (inserts, deletes, found) {:?}",
         start.elapsed().as_secs_f64() * 1e3,
         runs.iter()
             .map(|r| (r.inserts, r.deletes, r.found))
             .collect::<Vec<_>>()
     );
     for r in &runs {
-        assert_eq!((r.iters, r.tab), (ITERS, runs[0].tab));
+        assert_eq!((r.iters, r.tab), (iters, runs[0].tab));
         assert_eq!(r.mismatches, 0, "run {}: items changed", r.seed);
         assert_eq!(r.timeouts, 0, "run {}: lock timeouts", r.seed);
         assert_eq!(r.failed, 0, "run {}: failures", r.seed);
         assert_eq!(r.full, 0, "run {}: table full", r.seed);
         assert_eq!(r.errors, 0, "run {}: library errors", r.seed);
-        assert!(r.inserts > ITERS / 4 && r.deletes > 0, "{r:?}");
+        assert!(r.inserts > iters / 4 && r.deletes > 0, "{r:?}");
         assert_eq!(r.seq, r.inserts, "every key was inserted once");
     }
     let view = obj.arena().expect("arena");

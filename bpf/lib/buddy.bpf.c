@@ -245,7 +245,8 @@ int scx_arena_buddy_free(void __arena *p __arg_arena)
 
 u64 __scx_arena_buddy_page_state(u64 addr)
 {
-	struct scx_arena_root __arena *r = scx_arena_root();
+	/* No root, no pages; and it must not allocate (checked accessors). */
+	struct scx_arena_root __arena *r = scx_arena_root_peek();
 	u8 __arena *st;
 
 	if (!r || addr < r->base)

@@ -170,7 +170,12 @@ static __always_inline void report(struct scx_arena_root __arena *r, u32 kind, u
 
 int __scx_arena_check_access(u64 addr, u64 size)
 {
-	struct scx_arena_root __arena *r = scx_arena_root();
+	/*
+	 * Without a root nothing is allocated: nothing to check. Peeking
+	 * rather than creating keeps this function (the checked accessors)
+	 * callable with preemption disabled: see scx_arena_root_peek().
+	 */
+	struct scx_arena_root __arena *r = scx_arena_root_peek();
 	u64 i, g, hi, end = addr + size;
 	u8 __arena *sh;
 	u8 s;

@@ -59,6 +59,22 @@ static __always_inline struct scx_arena_root __arena *scx_arena_root(void)
 }
 
 /*
+ * The root if it exists, else NULL; never creates it. Where no root exists
+ * nothing was allocated yet, so lookups (page states, checked-mode shadow)
+ * have nothing to find. Unlike scx_arena_root() it calls nothing that may
+ * allocate arena pages, which matters to the verifier: a global function
+ * that can reach bpf_arena_alloc_pages() "may sleep" where that kfunc is
+ * sleepable (6.18), and may then not be called with preemption disabled.
+ */
+static __always_inline struct scx_arena_root __arena *scx_arena_root_peek(void)
+{
+	u64 r = scx_arena_alloc_root;
+
+	scx_arena_assoc();
+	return scx_arena_from_u64(struct scx_arena_root, r);
+}
+
+/*
  * The slab's per-CPU fast paths (see slab.h), inlined at the top of the
  * library's global entry points (__scx_arena_alloc, __scx_arena_slab_alloc,
  * __scx_arena_slab_free): no lock, no shared cache line, no further call.
