@@ -9,8 +9,8 @@
 //! run-time statistics on, a short mix of hackbench and wakelat under
 //! `bpfcost` for the scheduler's per-callback cost. The statistics are on
 //! in that phase only, so that their own overhead (two clock reads per
-//! callback, which EEVDF does not pay) stays out of the latency figures. The first phase
-//! waits for the same guest uptime for every contender
+//! callback, which EEVDF does not pay) stays out of the latency figures.
+//! The first phase waits for the same guest uptime for every contender
 //! ([`SETTLE_UPTIME_SECS`]). Each phase starts with a
 //! `bench-phase: <name> uptime=<guest s>` line in the console log.
 //!
@@ -29,6 +29,8 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
+
+use scx_arena::run::HOTPLUG_WAIT_SH;
 
 use crate::forkexec;
 use crate::probe::ProbeSummary;
@@ -200,18 +202,18 @@ bpfcost -- sh -c '{hackbench} >/dev/null && {cost_wakelat} >/dev/null'
 
     /// The script's last phase: every vCPU but the first goes offline (a
     /// running sched_ext scheduler is ended by the kernel and restarted by
-    /// its runtime: wait until it is enabled again), then cyclictest beside
+    /// its runtime: wait until it is enabled again, as
+    /// [`scx_arena::run::SchedRun::hotplug_cycle`] does), then cyclictest beside
     /// one CPU hog. With a second vCPU still online, it prints why instead of
     /// the cyclictest line.
     pub fn one_cpu_phase(&self) -> String {
         format!(
             r#"phase offline
-st() {{ cat /sys/kernel/sched_ext/state 2>/dev/null || echo none; }}
+{HOTPLUG_WAIT_SH}
 was=$(st)
 for c in /sys/devices/system/cpu/cpu[1-9]*/online; do [ -e "$c" ] && echo 0 > "$c"; done
 if [ "$was" = enabled ]; then
-	n=0; while [ "$(st)" = enabled ] && [ $n -lt 100 ]; do sleep 0.1; n=$((n+1)); done
-	n=0; while [ "$(st)" != enabled ] && [ $n -lt 900 ]; do sleep 0.1; n=$((n+1)); done
+	hp_wait
 	echo "bench-offline: sched_ext $(st) again"
 fi
 if [ "$(grep -c '^processor' /proc/cpuinfo)" = 1 ] && [ "$(st)" = "$was" ]; then

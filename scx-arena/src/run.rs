@@ -107,16 +107,12 @@ impl SchedRun {
     /// the scheduler runs. The kernel ends a scheduler that has no hotplug
     /// callbacks at each step and asks for a restart, which the shared
     /// runtime does; the step waits up to 90 s for the scheduler to be
-    /// enabled again each time and prints `SCXTEST hotplug-offline <state>`
-    /// and `SCXTEST hotplug-online <state>`. Check the outcome with
-    /// [`SchedRunResult::check_hotplug_restarts`].
+    /// enabled again each time ([`HOTPLUG_WAIT_SH`]) and prints
+    /// `SCXTEST hotplug-offline <state>` and `SCXTEST hotplug-online <state>`.
+    /// Check the outcome with [`SchedRunResult::check_hotplug_restarts`].
     pub fn hotplug_cycle(cpu: u32) -> String {
         format!(
-            r#"st() {{ cat /sys/kernel/sched_ext/state; }}
-hp_wait() {{
-	n=0; while [ "$(st)" = enabled ] && [ $n -lt 100 ]; do sleep 0.1; n=$((n+1)); done
-	n=0; while [ "$(st)" != enabled ] && [ $n -lt 900 ]; do sleep 0.1; n=$((n+1)); done
-}}
+            r#"{HOTPLUG_WAIT_SH}
 echo 0 > /sys/devices/system/cpu/cpu{cpu}/online; hp_wait
 echo "SCXTEST hotplug-offline $(st)"
 echo 1 > /sys/devices/system/cpu/cpu{cpu}/online; hp_wait
@@ -609,6 +605,17 @@ impl SchedRunResult {
         Ok(())
     }
 }
+
+/// Shell functions for a workload step that takes a CPU offline or online
+/// while a scheduler runs: `st` prints the sched_ext state, and `hp_wait`
+/// waits up to 10 s for the kernel to end the scheduler (it does so at a
+/// hotplug event when the scheduler has no hotplug callbacks), then up to
+/// 90 s for its runtime to have it enabled again.
+pub const HOTPLUG_WAIT_SH: &str = r#"st() { cat /sys/kernel/sched_ext/state; }
+hp_wait() {
+	n=0; while [ "$(st)" = enabled ] && [ $n -lt 100 ]; do sleep 0.1; n=$((n+1)); done
+	n=0; while [ "$(st)" != enabled ] && [ $n -lt 900 ]; do sleep 0.1; n=$((n+1)); done
+}"#;
 
 /// Guest uptime at `/init` start (`SCXVM INIT uptime=`).
 fn init_uptime(console: &str) -> Option<f64> {
