@@ -158,6 +158,33 @@ fn allocator_works_in_sched_ext_callbacks() {
     );
 }
 
+/// A library lock held in a preemptible callback is not preempted: the
+/// test scheduler holds its CPU's lock in ops.init_task() (which runs
+/// preemptible, in the forking parent) across ticks that find the parent's
+/// slice used up, and its ops.stopping() takes the same lock. A holder
+/// preempted there leaves its CPU spinning in the switch away from the
+/// parent until the lock timeout kicks the scheduler out (it did so before
+/// the lock disabled preemption).
+#[test]
+fn lock_holder_in_a_preemptible_callback_is_not_preempted() {
+    let bin = build_scheduler("scx_alloc_check", false).expect("build scx_alloc_check");
+    let result = SchedRun::new(&bin)
+        .args(["--preempt-holder"])
+        .workload("for i in $(seq 100); do sleep 0; done; hackbench -g 1 -l 20")
+        .vm_config(VmConfig::new().cpus(2).timeout(Duration::from_secs(180)))
+        .vm()
+        .expect("VM run");
+    if let Err(e) = result.check_clean() {
+        panic!(
+            "kicked out or unclean (scheduler said {:?}, kernel {:?}): {e}",
+            result.exit_reason, result.kernel_exit_reason
+        );
+    }
+    // Every fork held the lock once: the workload forks 100 times and more.
+    let rounds = result.stat("holder_rounds").unwrap_or(0);
+    assert!(rounds >= 100, "only {rounds} lock holds in ops.init_task");
+}
+
 /// A lock timeout inside the library ends the scheduler with the reason,
 /// instead of continuing on a broken lock.
 #[test]

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
- * Slow paths of the arena spin lock (scx_arena/lock.h).
+ * The wait for a held arena spin lock (scx_arena/lock.h).
  */
 #include <scx_arena/lock.h>
 
@@ -13,15 +13,12 @@
 /* Rounds of one wait at most (the kernel's BPF_MAX_LOOPS); the clock ends it long before. */
 #define LOCK_MAX_ROUNDS (8u << 20)
 
-int scx_arena_lock_acquire_timeout(struct scx_arena_lock __arena *lock __arg_arena,
-				   u64 timeout_ns)
+int __scx_arena_lock_wait(struct scx_arena_lock __arena *lock __arg_arena, u64 timeout_ns)
 {
 	u32 me = bpf_get_smp_processor_id() + 1;
 	u64 deadline;
 	u32 i, j;
 
-	if (__sync_val_compare_and_swap(&lock->val, 0, me) == 0)
-		return 0;
 	if (!timeout_ns)
 		return -ETIMEDOUT;
 	deadline = bpf_ktime_get_ns() + timeout_ns;

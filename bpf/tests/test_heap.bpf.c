@@ -19,8 +19,6 @@
 
 char _license[] SEC("license") = "GPL";
 
-extern void bpf_preempt_disable(void) __ksym;
-extern void bpf_preempt_enable(void) __ksym;
 
 struct heap_item {
 	u64 val;

@@ -16,8 +16,6 @@
 
 char _license[] SEC("license") = "GPL";
 
-extern void bpf_preempt_disable(void) __ksym;
-extern void bpf_preempt_enable(void) __ksym;
 
 /* A lock in a fresh arena page; the page is leaked with the object. */
 static struct scx_arena_lock __arena *new_lock(void)
@@ -196,7 +194,7 @@ static __always_inline u64 churn_round(bool *done, bool unlocked)
 	bpf_for(t, 0, CHURN_RETRIES) {
 		int ret;
 
-		/* What a sched_ext callback has for free: no preemption. */
+		/* What most sched_ext callbacks have for free: no preemption. */
 		bpf_preempt_disable();
 		ret = scx_arena_lock_acquire(&churn.lock);
 		if (!ret) {

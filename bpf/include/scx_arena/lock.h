@@ -24,12 +24,47 @@
  * fails with -ETIMEDOUT. The lock is not fair and not recursive; taking it
  * twice on one path deadlocks until the timeout.
  *
- * Usable from every sched_ext callback (non-sleepable, often with IRQs off)
- * and from syscall programs: nothing here sleeps. A holder can be stopped
- * inside its critical section by things outside its control: a syscall
- * program may be preempted (on a preemptible kernel), and a vCPU may be
- * descheduled by its host. The bound is a time, not a spin count, so that
- * such a stall is waited out the same way on every machine and every JIT.
+ * Usable from every sched_ext callback and from syscall programs: nothing
+ * here sleeps. A holder runs with preemption disabled, from a successful
+ * acquisition to its release. Without that, a holder in a preemptible
+ * context (ops.init_task() and the cgroup callbacks run with preemption on,
+ * like every syscall program, on a kernel with PREEMPT_RCU) could be
+ * preempted, and whatever ran next on its CPU and wanted the same lock -
+ * ops.enqueue() of the preempted task itself, or ops.exit_task() of a task
+ * that just died - would spin until the timeout: the holder cannot migrate,
+ * and its CPU does not schedule again until the spinning ends.
+ *
+ * Consequently a critical section must not call anything that may sleep;
+ * the verifier enforces it. On kernels whose arena kfuncs are sleepable
+ * (before 6.19) allocating arena pages counts as such, and a critical
+ * section that may allocate would not load. On those kernels the lock
+ * leaves preemption alone: they cannot allocate arena memory in a sched_ext
+ * callback anyway, so library code runs in syscall programs, whose waiters
+ * are preemptible too and let a preempted holder finish. The choice is made
+ * at load time (SCX_ARENA_LOCK_NO_PREEMPT) and costs nothing at run time.
+ *
+ * IRQs stay as the caller has them. Most callbacks run with IRQs off, but
+ * ops.init_task(), ops.exit_task() and the cgroup callbacks run with them
+ * on, and an interrupt on the holder's CPU can run callbacks itself: a
+ * wakeup runs ops.select_cpu() and ops.enqueue(), the tick ops.tick(). If
+ * such a callback wants a lock the interrupted code holds, it spins until
+ * the timeout. So where a callback that runs with IRQs on takes a lock that
+ * a callback which may run in an interrupt also takes - directly, or inside
+ * the allocator or a locked container - it turns IRQs off around it:
+ *
+ *	unsigned long flags;
+ *
+ *	bpf_local_irq_save(&flags);
+ *	queue_remove(taskc);		// a lock ops.enqueue() takes too
+ *	scx_arena_free(taskc);		// allocator locks, as a growing queue's
+ *	bpf_local_irq_restore(&flags);
+ *
+ * as the bundled schedulers' ops.init_task() and ops.exit_task() do.
+ *
+ * A holder can still be stopped inside its critical section by things
+ * outside the kernel's control: a vCPU may be descheduled by its host. The
+ * bound is a time, not a spin count, so that such a stall is waited out the
+ * same way on every machine and every JIT.
  *
  * Memory ordering: the successful compare-and-swap and the releasing
  * exchange are BPF atomics with full-barrier semantics, so accesses inside
@@ -41,6 +76,7 @@
 
 #include <scx_arena/arena.h>
 #include <scx_arena/error.h>
+#include <bpf/bpf_core_read.h>
 
 #ifndef ETIMEDOUT
 #define ETIMEDOUT 110
@@ -82,17 +118,60 @@ static __always_inline void scx_arena_lock_init(struct scx_arena_lock __arena *l
 	*(volatile u32 __arena *)&lock->val = 0;
 }
 
+/*
+ * The type the kernel added when its arena kfuncs became callable from any
+ * context (6.19); only its existence is asked. Local names with CO-RE flavor
+ * suffixes, so no vmlinux.h ever clashes with them. Three names for one
+ * question: the compiler merges identical checks into one value, which then
+ * has to live across the calls between them (a spilled register in every
+ * frame that takes a lock); distinct checks are each a constant at their use.
+ */
+struct arena_free_span___scx_arena_on { int unused; };
+struct arena_free_span___scx_arena_undo { int unused; };
+struct arena_free_span___scx_arena_off { int unused; };
+
+/*
+ * True (a load-time constant) when holders run with preemption disabled:
+ * on kernels where a critical section may still allocate arena pages then.
+ * @use names the check: on (acquire), undo (a failed acquire), off (release).
+ */
+#define SCX_ARENA_LOCK_NO_PREEMPT(use) bpf_core_type_exists(struct arena_free_span___scx_arena_##use)
+
+/*
+ * The wait for a held lock, out of line (bpf/lib/lock.bpf.c), called with
+ * preemption disabled where SCX_ARENA_LOCK_NO_PREEMPT. Returns 0 with the
+ * lock taken, or -ETIMEDOUT.
+ */
+int __scx_arena_lock_wait(struct scx_arena_lock __arena *lock __arg_arena, u64 timeout_ns);
+
 /**
  * scx_arena_lock_acquire_timeout - take @lock, waiting at most @timeout_ns.
  * @lock: the lock, in arena memory.
  * @timeout_ns: how long to wait for a held lock; 0 tries exactly once.
  *
- * The out-of-line slow path of scx_arena_lock_acquire(), usable directly
- * where another bound fits better (a try-lock, a test). Returns 0 with the
- * lock held, or -ETIMEDOUT.
+ * scx_arena_lock_acquire() with another bound, for where one fits better (a
+ * try-lock, a test). Returns 0 with the lock held (and preemption disabled
+ * until scx_arena_lock_release(), where SCX_ARENA_LOCK_NO_PREEMPT), or
+ * -ETIMEDOUT with neither.
  */
-int scx_arena_lock_acquire_timeout(struct scx_arena_lock __arena *lock __arg_arena,
-				   u64 timeout_ns);
+static __always_inline int scx_arena_lock_acquire_timeout(struct scx_arena_lock __arena *lock,
+							  u64 timeout_ns)
+{
+	u32 me;
+
+	/* Before the swap: a holder must never be preempted (see above). */
+	if (SCX_ARENA_LOCK_NO_PREEMPT(on))
+		bpf_preempt_disable();
+	me = bpf_get_smp_processor_id() + 1;
+	if (__sync_val_compare_and_swap(&lock->val, 0, me) == 0)
+		return 0;
+	if (!__scx_arena_lock_wait(lock, timeout_ns))
+		return 0;
+	/* A constant, so that nothing has to live across the call below. */
+	if (SCX_ARENA_LOCK_NO_PREEMPT(undo))
+		bpf_preempt_enable();
+	return -ETIMEDOUT;
+}
 
 /**
  * scx_arena_lock_acquire - take @lock.
@@ -105,10 +184,6 @@ int scx_arena_lock_acquire_timeout(struct scx_arena_lock __arena *lock __arg_are
  */
 static __always_inline int scx_arena_lock_acquire(struct scx_arena_lock __arena *lock)
 {
-	u32 me = bpf_get_smp_processor_id() + 1;
-
-	if (__sync_val_compare_and_swap(&lock->val, 0, me) == 0)
-		return 0;
 	return scx_arena_lock_acquire_timeout(lock, SCX_ARENA_LOCK_TIMEOUT_NS);
 }
 
@@ -122,6 +197,8 @@ static __always_inline int scx_arena_lock_acquire(struct scx_arena_lock __arena 
 static __always_inline void scx_arena_lock_release(struct scx_arena_lock __arena *lock)
 {
 	(void)__atomic_exchange_n(&lock->val, 0, __ATOMIC_RELEASE);
+	if (SCX_ARENA_LOCK_NO_PREEMPT(off))
+		bpf_preempt_enable();
 }
 
 /**

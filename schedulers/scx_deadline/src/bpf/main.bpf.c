@@ -489,7 +489,17 @@ void BPF_STRUCT_OPS(deadline_dequeue, struct task_struct *p, u64 deq_flags)
 
 s32 BPF_STRUCT_OPS(deadline_init_task, struct task_struct *p, struct scx_init_task_args *args)
 {
-	struct task_ctx __arena *taskc = taskc_create(p);
+	struct task_ctx __arena *taskc;
+	unsigned long flags;
+
+	/*
+	 * IRQs off around the allocator: this callback runs with them on, and a
+	 * wakeup from an interrupt on this CPU runs ops.enqueue(), whose queue
+	 * may grow through the same allocator locks.
+	 */
+	bpf_local_irq_save(&flags);
+	taskc = taskc_create(p);
+	bpf_local_irq_restore(&flags);
 
 	/* Without memory for a context the task still runs, through the fallback DSQ. */
 	if (!taskc)
@@ -507,12 +517,19 @@ s32 BPF_STRUCT_OPS(deadline_init_task, struct task_struct *p, struct scx_init_ta
 void BPF_STRUCT_OPS(deadline_exit_task, struct task_struct *p, struct scx_exit_task_args *args)
 {
 	struct task_ctx __arena *taskc = taskc_take(p);
+	unsigned long flags;
 
 	if (!taskc)
 		return;
+	/*
+	 * IRQs on here: off while holding the queue and allocator locks, which
+	 * ops.enqueue() takes when an interrupt wakes a task on this CPU.
+	 */
+	bpf_local_irq_save(&flags);
 	/* Never free a context the queue still links. */
 	queue_remove(taskc);
 	scx_arena_free(taskc);
+	bpf_local_irq_restore(&flags);
 }
 
 s32 BPF_STRUCT_OPS_SLEEPABLE(deadline_init)

@@ -438,21 +438,36 @@ void BPF_STRUCT_OPS(fair_enable, struct task_struct *p)
 
 s32 BPF_STRUCT_OPS(fair_init_task, struct task_struct *p, struct scx_init_task_args *args)
 {
+	unsigned long flags;
+
+	/*
+	 * IRQs off around the allocator: this callback runs with them on, and
+	 * an interrupt on this CPU could run a callback that allocates too.
+	 */
+	bpf_local_irq_save(&flags);
 	/* Without memory for a context the task still runs, through the fallback DSQ. */
 	taskc_create(p);
+	bpf_local_irq_restore(&flags);
 	return 0;
 }
 
 void BPF_STRUCT_OPS(fair_exit_task, struct task_struct *p, struct scx_exit_task_args *args)
 {
 	struct task_ctx __arena *tc = taskc_take(p);
+	unsigned long flags;
 
 	if (!tc)
 		return;
+	/*
+	 * IRQs on here: off while holding the tree lock, which ops.enqueue()
+	 * takes when an interrupt wakes a task on this CPU.
+	 */
+	bpf_local_irq_save(&flags);
 	/* Never free a context a tree still links. */
 	if (queue_kind == FAIR_QUEUE_RBTREE)
 		fairq_locked_remove(&dom_of(tc->dom)->rq, tc);
 	scx_arena_free(tc);
+	bpf_local_irq_restore(&flags);
 }
 
 /* Domain @d's cpumask, from cpu_dom; 0 or a negative error. */

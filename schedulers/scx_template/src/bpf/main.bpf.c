@@ -133,8 +133,17 @@ void BPF_STRUCT_OPS(template_dequeue, struct task_struct *p, u64 deq_flags)
 
 s32 BPF_STRUCT_OPS(template_init_task, struct task_struct *p, struct scx_init_task_args *args)
 {
-	struct task_ctx __arena *taskc = taskc_create(p);
+	struct task_ctx __arena *taskc;
+	unsigned long flags;
 
+	/*
+	 * IRQs off around the allocator: this callback runs with them on, and a
+	 * wakeup from an interrupt on this CPU runs ops.enqueue(), whose queue
+	 * may grow through the same allocator locks.
+	 */
+	bpf_local_irq_save(&flags);
+	taskc = taskc_create(p);
+	bpf_local_irq_restore(&flags);
 	/* Without memory for a context the task still runs, through the fallback DSQ. */
 	if (taskc)
 		runq_init(taskc);
@@ -145,11 +154,16 @@ void BPF_STRUCT_OPS(template_exit_task, struct task_struct *p, struct scx_exit_t
 {
 	struct task_ctx __arena *taskc = taskc_take(p);
 
+	unsigned long flags;
+
 	if (!taskc)
 		return;
+	/* IRQs on here too: off while holding locks ops.enqueue() takes. */
+	bpf_local_irq_save(&flags);
 	/* Never free a context the queue still links. */
 	runq_remove(&shared_rq, taskc);
 	scx_arena_free(taskc);
+	bpf_local_irq_restore(&flags);
 }
 
 s32 BPF_STRUCT_OPS_SLEEPABLE(template_init)

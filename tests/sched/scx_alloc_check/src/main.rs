@@ -41,6 +41,12 @@ struct Opts {
     #[arg(long, value_name = "COMM", value_parser = parse_comm)]
     stall_comm: Option<String>,
 
+    /// Hold a library lock in ops.init_task() with a preemption of its CPU
+    /// pending, and take the same lock in ops.enqueue(): the lock must
+    /// keep the holder from being preempted.
+    #[arg(long)]
+    preempt_holder: bool,
+
     /// The sched_ext watchdog timeout (ops.timeout_ms), in milliseconds
     /// (100..=30000; default: the kernel's, 30 s).
     #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u32).range(100..=30_000))]
@@ -78,6 +84,7 @@ fn run(opts: Opts) -> Result<()> {
     let rodata = skel.maps.rodata_data.as_mut().context("no .rodata")?;
     rodata.break_lock = opts.break_lock;
     rodata.break_verifier = opts.break_verifier;
+    rodata.preempt_holder = opts.preempt_holder;
     if let Some(comm) = &opts.stall_comm {
         for (dst, src) in rodata.stall_comm.iter_mut().zip(comm.bytes()) {
             *dst = src as _;
@@ -123,7 +130,8 @@ impl runtime::Scheduler for AllocCheck<'_, '_> {
     fn snapshot(&mut self) -> Result<Snapshot, SchedError> {
         let skel = &*self.skel;
         let view = ArenaView::of_object(skel.object())?;
-        let cpus = skel.maps.bss_data.as_ref().ok_or("no .bss")?.cpus as u64;
+        let bss = skel.maps.bss_data.as_ref().ok_or("no .bss")?;
+        let (cpus, holder_rounds) = (bss.cpus as u64, bss.holder_rounds);
         let (mut allocs, mut failed) = (0u64, 0u64);
         for cpu in 0..MAX_CPUS {
             let base = cpus + cpu * CPU_WORDS * 8;
@@ -139,6 +147,11 @@ impl runtime::Scheduler for AllocCheck<'_, '_> {
             allocs,
         ))
         .push(Metric::counter("failed", "allocations that failed", failed))
+        .push(Metric::counter(
+            "holder_rounds",
+            "lock holds in ops.init_task (--preempt-holder)",
+            holder_rounds,
+        ))
         .push(Metric::gauge(
             "slab_in_use",
             "slab objects allocated now",
