@@ -11,6 +11,34 @@ static u32 root_state;
 /* How long a caller waits for a racing creator of the root (iterations). */
 #define ROOT_WAIT 100000
 
+#ifdef SCX_ARENA_CHECKED
+/* The shadow table (a word per chunk) and the quarantine ring, in pages. */
+#define CHECK_TABLE_PAGES (SCX_ARENA_MAX_CHUNKS * 8 / __PAGE_SIZE)
+#define CHECK_QUARANTINE_PAGES ((SCX_ARENA_CHECK_QUARANTINE * 8 + __PAGE_SIZE - 1) / __PAGE_SIZE)
+
+/*
+ * Checked mode's part of a new root: the shadow table and the quarantine.
+ * Inline, not a call: root creation sits under every allocator layer, and
+ * in checked mode one more frame there is one too many for the verifier's
+ * eight (a B+tree insert reaches it through seven).
+ */
+static __always_inline int check_init(struct scx_arena_root __arena *r)
+{
+	u64 table = (u64)scx_arena_pages_alloc(CHECK_TABLE_PAGES);
+	u64 q = (u64)scx_arena_pages_alloc(CHECK_QUARANTINE_PAGES);
+
+	if (!table || !q) {
+		scx_arena_pages_free(scx_arena_from_u64(void, table), CHECK_TABLE_PAGES);
+		scx_arena_pages_free(scx_arena_from_u64(void, q), CHECK_QUARANTINE_PAGES);
+		return -ENOMEM;
+	}
+	r->check.shadow = table;
+	r->check.quarantine = q;
+	r->check.enabled = 1;
+	return 0;
+}
+#endif
+
 u64 __scx_arena_root_get(void)
 {
 	struct scx_arena_root __arena *r;
@@ -43,7 +71,7 @@ u64 __scx_arena_root_get(void)
 	r->nr_pages = (scx_arena_end() - start) / __PAGE_SIZE;
 	r->slab.pcpu = pcpu;
 #ifdef SCX_ARENA_CHECKED
-	if (__scx_arena_check_init(r)) {
+	if (check_init(r)) {
 		scx_arena_pages_free(r, 1);
 		scx_arena_pages_free(scx_arena_from_u64(void, pcpu), 1);
 		__sync_lock_test_and_set(&root_state, 0);
@@ -58,22 +86,7 @@ u64 __scx_arena_root_get(void)
 
 u64 __scx_arena_alloc(u64 size)
 {
-	int cls, order;
-
-	if (!size)
-		return 0;
-	cls = scx_arena_slab_class(size);
-	if (cls >= 0) {
-		/* The fast path inline saves a nested call on a hit; a miss
-		 * goes straight to the slab's slow path. */
-		u64 obj = __scx_arena_slab_alloc_fast(cls);
-
-		return obj ? obj : __scx_arena_slab_alloc_slow(cls);
-	}
-	order = scx_arena_buddy_order(size);
-	if (order < 0)
-		return 0;
-	return __scx_arena_buddy_alloc(order, 0);
+	return __scx_arena_alloc_inline(size);
 }
 
 u64 __scx_arena_zero(u64 p, u64 size)

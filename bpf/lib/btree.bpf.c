@@ -450,10 +450,10 @@ int __scx_arena_btree_insert(struct scx_arena_btree __arena *t __arg_arena, u64 
  */
 
 /*
- * Merges child @i + 1 of @p into child @i and frees it; @p loses the
- * separator between them.
+ * Merges child @i + 1 of @p into child @i; @p loses the separator between
+ * them. Returns the emptied child, unlinked, for the caller to free.
  */
-static __always_inline void merge(tree_t t, u64 p, u32 i)
+static __always_inline u64 merge(tree_t t, u64 p, u32 i)
 {
 	u64 a = child(p, i), b = child(p, i + 1), next;
 	u32 anr = nkeys(a), bnr = nkeys(b), pnr = nkeys(p);
@@ -477,8 +477,8 @@ static __always_inline void merge(tree_t t, u64 p, u32 i)
 	__scx_btree_move(KEY(p, i), KEY(p, i + 1), pnr - i - 1);
 	__scx_btree_move(SLOT(p, i + 1), SLOT(p, i + 2), pnr - i - 1);
 	ST(&node(p)->nr, pnr - 1);
-	scx_arena_free(node(b));
 	ST(&t->nr_nodes, LD(&t->nr_nodes) - 1);
+	return b;
 }
 
 /* Moves the first entry of child @i + 1 of @p to the end of child @i. */
@@ -530,13 +530,19 @@ static __always_inline void borrow_left(u64 p, u32 i)
 /*
  * Makes child @i of inner node @p hold more than its minimum, by borrowing
  * from a sibling or merging with one. Returns the index of the child that
- * now covers child @i's keys, or a negative error.
+ * now covers child @i's keys, or a negative error; *@dead is a node a merge
+ * emptied, or 0. The caller frees it: a free from here would sit one call
+ * deeper, and in checked mode that chain (free, quarantine, slab, a CPU
+ * cache page from the buddy allocator) is more stack than the verifier
+ * allows.
  */
-__noinline int __scx_btree_fix(struct scx_arena_btree __arena *t __arg_arena, u64 p, u32 i)
+__noinline int __scx_btree_fix(struct scx_arena_btree __arena *t __arg_arena, u64 p, u32 i,
+			       u64 *dead __arg_nonnull)
 {
 	u64 c, l = 0, r = 0;
 	u32 pnr, min;
 
+	*dead = 0;
 	scx_arena_assoc();
 	__scx_btree_pin(t);
 	if (!p)
@@ -563,18 +569,18 @@ __noinline int __scx_btree_fix(struct scx_arena_btree __arena *t __arg_arena, u6
 		return i;
 	}
 	if (r) {
-		merge(t, p, i);
+		*dead = merge(t, p, i);
 		return i;
 	}
 	if (!l)
 		return corrupt("fix: no sibling");
-	merge(t, p, i - 1);
+	*dead = merge(t, p, i - 1);
 	return i - 1;
 }
 
 int __scx_arena_btree_remove(struct scx_arena_btree __arena *t __arg_arena, u64 key)
 {
-	u64 a, c;
+	u64 a, c, dead = 0;
 	u32 d, nr, pos;
 	int i;
 
@@ -586,7 +592,9 @@ int __scx_arena_btree_remove(struct scx_arena_btree __arena *t __arg_arena, u64 
 	bpf_for(d, 0, MAX_HEIGHT) {
 		if (is_leaf(a))
 			break;
-		i = __scx_btree_fix(t, a, child_idx(a, key));
+		i = __scx_btree_fix(t, a, child_idx(a, key), &dead);
+		if (dead)
+			scx_arena_free(node(dead));
 		if (i < 0)
 			return i;
 		c = child(a, i);

@@ -13,28 +13,10 @@
 /* Shadow bytes per chunk (one per 8 bytes) and the pages they take. */
 #define SHADOW_BYTES (CHUNK_BYTES / 8)
 #define SHADOW_PAGES (SHADOW_BYTES / __PAGE_SIZE)
-#define TABLE_PAGES (SCX_ARENA_MAX_CHUNKS * 8 / __PAGE_SIZE)
-#define QUARANTINE_PAGES ((SCX_ARENA_CHECK_QUARANTINE * 8 + __PAGE_SIZE - 1) / __PAGE_SIZE)
 /* Largest block the checked front end scans byte by byte (granules). */
 #define MAX_GRANULES (CHUNK_BYTES / 8)
 
 typedef struct scx_arena_obj_hdr __arena *hdr_t;
-
-int __scx_arena_check_init(struct scx_arena_root __arena *r __arg_arena)
-{
-	u64 table = (u64)scx_arena_pages_alloc(TABLE_PAGES);
-	u64 q = (u64)scx_arena_pages_alloc(QUARANTINE_PAGES);
-
-	if (!table || !q) {
-		scx_arena_pages_free(scx_arena_from_u64(void, table), TABLE_PAGES);
-		scx_arena_pages_free(scx_arena_from_u64(void, q), QUARANTINE_PAGES);
-		return -ENOMEM;
-	}
-	r->check.shadow = table;
-	r->check.quarantine = q;
-	r->check.enabled = 1;
-	return 0;
-}
 
 int __scx_arena_check_chunk(struct scx_arena_root __arena *r __arg_arena, u64 chunk)
 {
@@ -239,7 +221,7 @@ u64 __scx_arena_alloc_site(u64 size, u32 line, u64 file)
 
 	if (!r || !size || size > CHUNK_BYTES - SCX_ARENA_CHECK_HDR - SCX_ARENA_CHECK_RZ)
 		return 0;
-	raw = __scx_arena_alloc(size + SCX_ARENA_CHECK_HDR + SCX_ARENA_CHECK_RZ);
+	raw = __scx_arena_alloc_inline(size + SCX_ARENA_CHECK_HDR + SCX_ARENA_CHECK_RZ);
 	if (!raw)
 		return 0;
 	span = raw_span(raw);
