@@ -206,7 +206,7 @@ int __scx_arena_rbtree_insert(struct scx_arena_rbtree __arena *t __arg_arena,
 			      struct scx_arena_rb_node __arena *n __arg_arena, u64 key)
 {
 	rbn *cur, *parent = NULL;
-	u64 pc, left = 0, lmost = 1, rmost = 1;
+	u64 pc, mask, left = 0, lmost = 1, rmost = 1;
 	u32 i;
 
 	scx_arena_assoc();
@@ -228,11 +228,12 @@ int __scx_arena_rbtree_insert(struct scx_arena_rbtree __arena *t __arg_arena,
 		if (!cur)
 			break;
 		parent = cur;
-		left = scx_arena_ltu(key, ld(&cur->key));
+		mask = scx_arena_ltu_mask(key, ld(&cur->key));
+		cur = __scx_rb_node(scx_arena_select_mask((u64)ld(&cur->right),
+							  (u64)ld(&cur->left), mask));
+		left = mask & 1;
 		lmost &= left;
 		rmost &= left ^ 1;
-		cur = __scx_rb_node(scx_arena_select((u64)ld(&cur->right), (u64)ld(&cur->left),
-						     left));
 	}
 	if (cur) {
 		rb_corrupt(t, "insert: deeper than the height bound (corrupt tree)");

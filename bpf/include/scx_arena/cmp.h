@@ -28,6 +28,18 @@ static __always_inline u64 scx_arena_ltu(u64 a, u64 b)
 }
 
 /**
+ * scx_arena_ltu_mask - all ones when @a < @b (unsigned), else 0, without a
+ * jump: scx_arena_ltu()'s borrow spread by an arithmetic shift, one
+ * instruction shorter than negating the 0/1 for scx_arena_select_mask().
+ * @a: left operand.
+ * @b: right operand.
+ */
+static __always_inline u64 scx_arena_ltu_mask(u64 a, u64 b)
+{
+	return (u64)((s64)((~a & b) | ((~a | b) & (a - b))) >> 63);
+}
+
+/**
  * scx_arena_select_mask - @a when @mask is 0, @b when it is all ones,
  * without a jump.
  * @a: the value for 0.
