@@ -21,6 +21,7 @@
 #include <scx_arena/btree.h>
 #include <scx_arena/error.h>
 #include <scx_arena/test.h>
+#include "held_lock.h"
 #include "test_btree.h"
 
 char _license[] SEC("license") = "GPL";
@@ -500,7 +501,7 @@ int test_btree_locked_held_lock_times_out(void *ctx)
 
 	ASSERT_NONNULL(bl);
 	ASSERT_EQ(scx_arena_btree_locked_insert(bl, 1, 10), 0);
-	ASSERT_EQ(scx_arena_lock_acquire_timeout(&bl->lock, 0), 0);
+	held_lock_set(&bl->lock);
 	ASSERT_EQ(scx_arena_btree_locked_insert(bl, 2, 20), -ETIMEDOUT);
 	ASSERT_EQ(scx_arena_last_error.count, 1);
 	ASSERT_EQ(bpf_strncmp(scx_arena_last_error.msg, sizeof(want_msg) - 1, want_msg), 0);
@@ -509,7 +510,7 @@ int test_btree_locked_held_lock_times_out(void *ctx)
 	ASSERT_EQ(scx_arena_btree_locked_lookup(bl, 1, &v), -ETIMEDOUT);
 	ASSERT_EQ(scx_arena_last_error.count, 4);
 	ASSERT_EQ(bl->tree.nr, 1);
-	scx_arena_lock_release(&bl->lock);
+	held_lock_clear(&bl->lock);
 	ASSERT_EQ(scx_arena_btree_locked_pop_first(bl, &k, &v), 0);
 	ASSERT_EQ(k, 1);
 	ASSERT_EQ(v, 10);

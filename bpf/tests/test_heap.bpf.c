@@ -15,6 +15,7 @@
 #include <scx_arena/error.h>
 #include <scx_arena/heap.h>
 #include <scx_arena/test.h>
+#include "held_lock.h"
 #include "test_heap.h"
 
 char _license[] SEC("license") = "GPL";
@@ -748,7 +749,7 @@ int test_heap_locked_held_lock_times_out(void *ctx)
 	ASSERT_NONNULL(hl);
 	ASSERT_NONNULL(a);
 	ASSERT_EQ(item_locked_push(hl, a, 1), 0);
-	ASSERT_EQ(scx_arena_lock_acquire_timeout(&hl->lock, 0), 0);
+	held_lock_set(&hl->lock);
 	ASSERT_EQ(item_locked_pop(hl, &got), -ETIMEDOUT);
 	ASSERT_NULL(got);
 	ASSERT_EQ(scx_arena_last_error.count, 1);
@@ -760,7 +761,7 @@ int test_heap_locked_held_lock_times_out(void *ctx)
 	ASSERT_EQ(scx_arena_heap_locked_destroy(hl), -ETIMEDOUT);
 	ASSERT_EQ(scx_arena_last_error.count, 6);
 	ASSERT_EQ(scx_arena_heap_locked_len(hl), 1);
-	scx_arena_lock_release(&hl->lock);
+	held_lock_clear(&hl->lock);
 	ASSERT_EQ(item_locked_pop(hl, &got), 0);
 	ASSERT_EQ(ADDR(got), ADDR(a));
 	return 0;

@@ -15,6 +15,7 @@
 #include <scx_arena/error.h>
 #include <scx_arena/htab.h>
 #include <scx_arena/test.h>
+#include "held_lock.h"
 #include "test_htab.h"
 
 char _license[] SEC("license") = "GPL";
@@ -446,7 +447,7 @@ int test_htab_locked_held_lock_times_out(void *ctx)
 	ASSERT_EQ(scx_arena_htab_locked_init(hl, 4), 0);
 	ASSERT_EQ(item_locked_insert(hl, 1, a), 0);
 
-	ASSERT_EQ(scx_arena_lock_acquire_timeout(&hl->lock, 0), 0);
+	held_lock_set(&hl->lock);
 	ASSERT_EQ(item_locked_lookup(hl, 1, &got), -ETIMEDOUT);
 	ASSERT_NULL(got);
 	ASSERT_EQ(scx_arena_last_error.count, 1);
@@ -458,7 +459,7 @@ int test_htab_locked_held_lock_times_out(void *ctx)
 	ASSERT_EQ(scx_arena_last_error.count, 5);
 	ASSERT_EQ(scx_arena_htab_locked_len(hl), 1);
 
-	scx_arena_lock_release(&hl->lock);
+	held_lock_clear(&hl->lock);
 	ASSERT_EQ(item_locked_lookup(hl, 1, &got), 0);
 	ASSERT_EQ(ADDR(got), ADDR(a));
 	return 0;

@@ -13,6 +13,7 @@
 #include <scx_arena/error.h>
 #include <scx_arena/list.h>
 #include <scx_arena/test.h>
+#include "held_lock.h"
 #include "test_list.h"
 
 char _license[] SEC("license") = "GPL";
@@ -457,7 +458,7 @@ int test_list_locked_held_lock_times_out(void *ctx)
 	ASSERT_EQ(item_locked_push(ll, a), 0);
 
 	/* Someone holds the lock and never lets go. */
-	ASSERT_EQ(scx_arena_lock_acquire_timeout(&ll->lock, 0), 0);
+	held_lock_set(&ll->lock);
 	ASSERT_EQ(item_locked_pop(ll, &got), -ETIMEDOUT);
 	ASSERT_NULL(got);
 	ASSERT_EQ(scx_arena_last_error.count, 1);
@@ -468,7 +469,7 @@ int test_list_locked_held_lock_times_out(void *ctx)
 	/* Nothing changed behind the lock. */
 	ASSERT_OK(list_expect(&ll->list, &one, 1));
 
-	scx_arena_lock_release(&ll->lock);
+	held_lock_clear(&ll->lock);
 	ASSERT_EQ(item_locked_pop(ll, &got), 0);
 	ASSERT_EQ(ADDR(got), ADDR(a));
 	return 0;

@@ -4,15 +4,19 @@
  * record (scx_arena/error.h). Each test runs in a fresh instance of this
  * object, so the error record starts empty.
  *
- * Timeouts against a held lock use scx_arena_lock_acquire_timeout() with a
- * small bound where the bound itself is not under test; the two tests that
- * do run the default bound cost about a second each.
+ * A test never asserts while it holds a lock (it may not return then,
+ * where holders run with preemption disabled): it notes what it sees,
+ * releases, then asserts. A lock held by someone else is set up through its
+ * word and tried with held_lock_try() (held_lock.h), with a small bound
+ * where the bound itself is not under test; the two tests that do run the
+ * default bound cost about a second each.
  */
 #include <scx_arena/arena.h>
 #include <scx_arena/error.h>
 #include <scx_arena/lock.h>
 #include <scx_arena/test.h>
 #include "test_lock.h"
+#include "held_lock.h"
 
 char _license[] SEC("license") = "GPL";
 
@@ -27,23 +31,32 @@ SEC("syscall")
 int test_lock_acquire_release(void *ctx)
 {
 	struct scx_arena_lock __arena *lock = new_lock();
-	s32 cpu = bpf_get_smp_processor_id();
+	s32 cpu = bpf_get_smp_processor_id(), holder;
+	int ret;
 
 	ASSERT_NONNULL(lock);
 	/* Zeroed memory is a free lock. */
 	ASSERT_EQ(scx_arena_lock_holder(lock), -1);
 
-	ASSERT_EQ(scx_arena_lock_acquire(lock), 0);
-	ASSERT_EQ(scx_arena_lock_holder(lock), cpu);
-	scx_arena_lock_release(lock);
+	ret = scx_arena_lock_acquire(lock);
+	holder = scx_arena_lock_holder(lock);
+	if (!ret)
+		scx_arena_lock_release(lock);
+	ASSERT_EQ(ret, 0);
+	ASSERT_EQ(holder, cpu);
 	ASSERT_EQ(lock->val, 0);
 
 	/* Released means acquirable again, by either path. */
-	ASSERT_EQ(scx_arena_lock_acquire(lock), 0);
-	scx_arena_lock_release(lock);
-	ASSERT_EQ(scx_arena_lock_acquire_timeout(lock, 0), 0);
-	ASSERT_EQ(scx_arena_lock_holder(lock), cpu);
-	scx_arena_lock_release(lock);
+	ret = scx_arena_lock_acquire(lock);
+	if (!ret)
+		scx_arena_lock_release(lock);
+	ASSERT_EQ(ret, 0);
+	ret = scx_arena_lock_acquire_timeout(lock, 0);
+	holder = scx_arena_lock_holder(lock);
+	if (!ret)
+		scx_arena_lock_release(lock);
+	ASSERT_EQ(ret, 0);
+	ASSERT_EQ(holder, cpu);
 	ASSERT_EQ(scx_arena_lock_holder(lock), -1);
 	return 0;
 }
@@ -67,21 +80,24 @@ int test_lock_held_times_out(void *ctx)
 {
 	struct scx_arena_lock __arena *lock = new_lock();
 	u32 held;
+	int ret;
 
 	ASSERT_NONNULL(lock);
-	ASSERT_EQ(scx_arena_lock_acquire(lock), 0);
+	held_lock_set(lock);
 	held = lock->val;
 
 	/* Nobody releases it: every bounded attempt fails... */
-	ASSERT_EQ(scx_arena_lock_acquire_timeout(lock, 0), -ETIMEDOUT);
-	ASSERT_EQ(scx_arena_lock_acquire_timeout(lock, 1000000), -ETIMEDOUT);
+	ASSERT_EQ(held_lock_try(lock, 0), -ETIMEDOUT);
+	ASSERT_EQ(held_lock_try(lock, 1000000), -ETIMEDOUT);
 	/* ...leaves the holder alone, and records no error. */
 	ASSERT_EQ(lock->val, held);
 	ASSERT_EQ(scx_arena_last_error.count, 0);
 
-	scx_arena_lock_release(lock);
-	ASSERT_EQ(scx_arena_lock_acquire_timeout(lock, 0), 0);
-	scx_arena_lock_release(lock);
+	held_lock_clear(lock);
+	ret = scx_arena_lock_acquire_timeout(lock, 0);
+	if (!ret)
+		scx_arena_lock_release(lock);
+	ASSERT_EQ(ret, 0);
 	return 0;
 }
 
@@ -92,14 +108,14 @@ int test_lock_default_bound_times_out(void *ctx)
 	u64 start, took;
 
 	ASSERT_NONNULL(lock);
-	ASSERT_EQ(scx_arena_lock_acquire(lock), 0);
+	held_lock_set(lock);
 	start = bpf_ktime_get_ns();
-	ASSERT_EQ(scx_arena_lock_acquire(lock), -ETIMEDOUT);
+	ASSERT_EQ(held_lock_try(lock, SCX_ARENA_LOCK_TIMEOUT_NS), -ETIMEDOUT);
 	took = bpf_ktime_get_ns() - start;
 	/* It waited the whole timeout, and not much longer. */
 	ASSERT_GE(took, SCX_ARENA_LOCK_TIMEOUT_NS);
 	ASSERT_LT(took, SCX_ARENA_LOCK_TIMEOUT_NS + SCX_ARENA_LOCK_TIMEOUT_NS / 2);
-	scx_arena_lock_release(lock);
+	held_lock_clear(lock);
 	return 0;
 }
 
@@ -146,18 +162,22 @@ int test_lock_acquire_or_error_reports_timeout(void *ctx)
 {
 	static const char want[] = "lock timeout: test lock (held by cpu ";
 	struct scx_arena_lock __arena *lock = new_lock();
+	int ret;
 
 	ASSERT_NONNULL(lock);
 	/* A free lock: taken, nothing reported. */
-	ASSERT_EQ(scx_arena_lock_acquire_or_error(lock, "test lock"), 0);
+	ret = scx_arena_lock_acquire_or_error(lock, "test lock");
+	if (!ret)
+		scx_arena_lock_release(lock);
+	ASSERT_EQ(ret, 0);
 	ASSERT_EQ(scx_arena_last_error.count, 0);
 
 	/* Held: times out after the default bound and reports it. */
-	ASSERT_EQ(scx_arena_lock_acquire_or_error(lock, "test lock"), -ETIMEDOUT);
+	held_lock_set(lock);
+	ASSERT_EQ(held_lock_try_or_error(lock, "test lock"), -ETIMEDOUT);
 	ASSERT_EQ(scx_arena_last_error.count, 1);
 	ASSERT_EQ(bpf_strncmp(scx_arena_last_error.msg, sizeof(want) - 1, want), 0);
-
-	scx_arena_lock_release(lock);
+	held_lock_clear(lock);
 	return 0;
 }
 
@@ -265,13 +285,15 @@ int lock_timeout_ns(struct lock_timeout_args *args)
 	u64 start;
 	int ret;
 
-	if (!lock || scx_arena_lock_acquire(lock))
+	if (!lock)
 		return 1;
+	held_lock_set(lock);
 	start = bpf_ktime_get_ns();
-	ret = scx_arena_lock_acquire(lock);
+	/* scx_arena_lock_acquire()'s bound. */
+	ret = held_lock_try(lock, SCX_ARENA_LOCK_TIMEOUT_NS);
 	args->elapsed_ns = bpf_ktime_get_ns() - start;
 	args->ret = ret;
-	scx_arena_lock_release(lock);
+	held_lock_clear(lock);
 	scx_arena_pages_free(lock, 1);
 	return 0;
 }

@@ -13,6 +13,7 @@
 #include <scx_arena/error.h>
 #include <scx_arena/rbtree.h>
 #include <scx_arena/test.h>
+#include "held_lock.h"
 #include "test_rbtree.h"
 
 char _license[] SEC("license") = "GPL";
@@ -741,7 +742,7 @@ int test_rbtree_locked_held_lock_times_out(void *ctx)
 	ASSERT_EQ(item_locked_insert(tl, a), 0);
 
 	/* Someone holds the lock and never lets go. */
-	ASSERT_EQ(scx_arena_lock_acquire_timeout(&tl->lock, 0), 0);
+	held_lock_set(&tl->lock);
 	ASSERT_EQ(item_locked_pop_first(tl, &got), -ETIMEDOUT);
 	ASSERT_NULL(got);
 	ASSERT_EQ(scx_arena_last_error.count, 1);
@@ -754,7 +755,7 @@ int test_rbtree_locked_held_lock_times_out(void *ctx)
 	ASSERT_OK(rb_expect(&tl->tree, &one, 1));
 	ASSERT_EQ(item_key(a), 1);
 
-	scx_arena_lock_release(&tl->lock);
+	held_lock_clear(&tl->lock);
 	ASSERT_EQ(item_locked_pop_first(tl, &got), 0);
 	ASSERT_EQ(ADDR(got), ADDR(a));
 	return 0;

@@ -8,6 +8,7 @@
 #include <scx_arena/alloc.h>
 #include <scx_arena/rq.h>
 #include <scx_arena/test.h>
+#include "held_lock.h"
 #include "test_rq.h"
 
 char _license[] SEC("license") = "GPL";
@@ -270,7 +271,7 @@ int test_rq_lock_timeout_changes_nothing(void *ctx)
 	ASSERT_EQ(task_push(q, &t[0], 1, 10), 0);
 	count = scx_arena_last_error.count;
 	/* Held by "another CPU", never released. */
-	ASSERT_EQ(scx_arena_lock_acquire(&q->lock), 0);
+	held_lock_set(&q->lock);
 	ASSERT_EQ(task_push(q, &t[1], 2, 5), -ETIMEDOUT);
 	ASSERT_EQ(task_pop(q, &got), -ETIMEDOUT);
 	ASSERT_NULL(got);
@@ -278,7 +279,7 @@ int test_rq_lock_timeout_changes_nothing(void *ctx)
 	ASSERT_EQ(task_remove(q, &t[0]), -ETIMEDOUT);
 	ASSERT_EQ(scx_arena_rq_peek_vtime(q, &vtime), -ETIMEDOUT);
 	ASSERT_EQ(scx_arena_last_error.count, count + 5);
-	scx_arena_lock_release(&q->lock);
+	held_lock_clear(&q->lock);
 	/* Nothing changed. */
 	ASSERT_EQ(scx_arena_rq_nr_queued(q), 1);
 	ASSERT_FALSE(task_queued(&t[1]));

@@ -289,17 +289,38 @@ impl TestObject {
         })
     }
 
-    /// Runs test program `prog` alone in a fresh instance of the object and
-    /// panics with the BPF-side report if it fails. Skips (prints the reason
-    /// and returns) when the host cannot run arena programs, unless `CI=true`.
+    /// The object's test programs: `SEC("syscall")` programs named `test_*`,
+    /// in the object's order.
+    pub fn test_programs(&self) -> Result<Vec<String>, TestError> {
+        let open = ObjectBuilder::default()
+            .open_memory(self.bytes)
+            .map_err(|err| TestError::Open {
+                source_file: self.source,
+                err,
+            })?;
+        Ok(open
+            .progs()
+            .filter(|p| p.section() == "syscall")
+            .map(|p| p.name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with("test_"))
+            .collect())
+    }
+
+    /// Runs test program `prog` alone in a fresh instance of the object:
+    /// Ok when it passes, else the load error (with the verifier log's
+    /// tail) or the BPF-side report.
+    pub fn try_run_test(&self, prog: &str) -> Result<(), TestError> {
+        self.load(&[prog]).and_then(|obj| obj.run(prog, None))
+    }
+
+    /// [`TestObject::try_run_test`] that panics with the error. Skips (prints
+    /// the reason and returns) when the host cannot run arena programs,
+    /// unless `CI=true`.
     pub fn run_test(&self, prog: &str) {
         if !host_ready(prog) {
             return;
         }
-        let result = self
-            .load(&[prog])
-            .and_then(|obj| obj.run(prog, None).map(|_| ()));
-        if let Err(e) = result {
+        if let Err(e) = self.try_run_test(prog) {
             panic!("{e}");
         }
     }

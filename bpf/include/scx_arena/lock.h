@@ -34,14 +34,16 @@
  * that just died - would spin until the timeout: the holder cannot migrate,
  * and its CPU does not schedule again until the spinning ends.
  *
- * Consequently a critical section must not call anything that may sleep;
- * the verifier enforces it. On kernels whose arena kfuncs are sleepable
- * (before 6.19) allocating arena pages counts as such, and a critical
- * section that may allocate would not load. On those kernels the lock
- * leaves preemption alone: they cannot allocate arena memory in a sched_ext
- * callback anyway, so library code runs in syscall programs, whose waiters
- * are preemptible too and let a preempted holder finish. The choice is made
- * at load time (SCX_ARENA_LOCK_NO_PREEMPT) and costs nothing at run time.
+ * Consequently a critical section must not call anything that may sleep,
+ * and the program must not end inside one (an early return, a failed test
+ * assertion): the verifier enforces both. On kernels whose arena kfuncs
+ * are sleepable (before 6.19) allocating arena pages counts as sleeping,
+ * and a critical section that may allocate would not load. On those
+ * kernels the lock leaves preemption alone: they cannot allocate arena
+ * memory in a sched_ext callback anyway, so library code runs in syscall
+ * programs, whose waiters are preemptible too and let a preempted holder
+ * finish. The choice is made at load time (SCX_ARENA_LOCK_NO_PREEMPT) and
+ * costs nothing at run time.
  *
  * IRQs stay as the caller has them. Most callbacks run with IRQs off, but
  * ops.init_task(), ops.exit_task() and the cgroup callbacks run with them
