@@ -282,7 +282,10 @@ fn boot(
     script: &str,
 ) -> (String, Option<String>, Option<String>) {
     match bin {
-        None => match vm.command("bench", script).run() {
+        // EEVDF's guest runs the state watcher too (a shell reading
+        // sched_ext's state every 100 ms), as SchedRun gives every
+        // scheduler's: every contender's guest runs the same processes.
+        None => match vm.watch_state(true).command("bench", script).run() {
             Ok(run) => {
                 let failure = run.check().err().map(|e| e.to_string());
                 (run.console, Some(run.kernel_release), failure)
