@@ -27,7 +27,7 @@ static __noinline int check_pair(u64 a, u64 b)
 	ASSERT_EQ(scx_arena_ltu_mask(a, b), (lt ? ~0ull : 0));
 	ASSERT_EQ(scx_arena_select(a, b, lt), (lt ? b : a));
 	ASSERT_EQ(scx_arena_select_mask(a, b, scx_arena_ltu_mask(a, b)), (lt ? b : a));
-	/* The minimum, as the RB-tree's descent and the heap use it. */
+	/* The minimum, as cmp.h's example computes it. */
 	ASSERT_EQ(scx_arena_select(a, b, scx_arena_ltu(b, a)), (a < b ? a : b));
 	return 0;
 }

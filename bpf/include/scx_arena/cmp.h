@@ -15,16 +15,20 @@
 
 #include <scx_arena/arena.h>
 
+/* Bit 63: the borrow of @a - @b, set when @a < @b (Hacker's Delight, 2-12). */
+static __always_inline u64 __scx_arena_borrow(u64 a, u64 b)
+{
+	return (~a & b) | ((~a | b) & (a - b));
+}
+
 /**
  * scx_arena_ltu - 1 when @a < @b (unsigned), else 0, without a jump.
  * @a: left operand.
  * @b: right operand.
- *
- * The sign bit of the borrow of @a - @b (Hacker's Delight, 2-12).
  */
 static __always_inline u64 scx_arena_ltu(u64 a, u64 b)
 {
-	return ((~a & b) | ((~a | b) & (a - b))) >> 63;
+	return __scx_arena_borrow(a, b) >> 63;
 }
 
 /**
@@ -36,7 +40,7 @@ static __always_inline u64 scx_arena_ltu(u64 a, u64 b)
  */
 static __always_inline u64 scx_arena_ltu_mask(u64 a, u64 b)
 {
-	return (u64)((s64)((~a & b) | ((~a | b) & (a - b))) >> 63);
+	return (u64)((s64)__scx_arena_borrow(a, b) >> 63);
 }
 
 /**
