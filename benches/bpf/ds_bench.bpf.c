@@ -352,11 +352,13 @@ static __always_inline struct ds_elem __arena *ds_elem_of(u64 key)
 }
 
 /*
- * The steps: one operation each, as global functions so that the verifier
- * checks each once, not once per state of the timed loop. @i indexes the
- * streams.
+ * The steps: one operation each, inline in the timed loop like the kernel
+ * contender's (a call of its own would add a call and a return to every
+ * operation that the kernel's steps do not pay). The library's loops run
+ * in its global functions, so the verifier still checks each once. @i
+ * indexes the streams.
  */
-int ds_heap_hold_step(u32 i)
+static __always_inline int ds_heap_hold_step(u32 i)
 {
 	struct scx_arena_heap_node __arena *n = scx_arena_heap_pop(&ds_heap);
 	u64 k;
@@ -370,7 +372,7 @@ int ds_heap_hold_step(u32 i)
 	return scx_arena_heap_push_reserved(&ds_heap, n, k + ds_stream[i & (DS_MAX_ITERS - 1)]);
 }
 
-int ds_heap_remove_step(u32 i)
+static __always_inline int ds_heap_remove_step(u32 i)
 {
 	u64 old = ds_old[i & (DS_MAX_ITERS - 1)];
 	struct ds_elem __arena *e = ds_elem_of(old);
@@ -383,7 +385,7 @@ int ds_heap_remove_step(u32 i)
 	return scx_arena_heap_push_reserved(&ds_heap, &e->heap, ds_stream[i & (DS_MAX_ITERS - 1)]);
 }
 
-int ds_rb_hold_step(u32 i)
+static __always_inline int ds_rb_hold_step(u32 i)
 {
 	struct scx_arena_rb_node __arena *n = scx_arena_rbtree_pop_first(&ds_rb);
 	u64 k;
@@ -397,7 +399,7 @@ int ds_rb_hold_step(u32 i)
 	return scx_arena_rbtree_insert_key(&ds_rb, n, k + ds_stream[i & (DS_MAX_ITERS - 1)]);
 }
 
-int ds_rb_remove_step(u32 i)
+static __always_inline int ds_rb_remove_step(u32 i)
 {
 	u64 old = ds_old[i & (DS_MAX_ITERS - 1)];
 	struct ds_elem __arena *e = ds_elem_of(old);
@@ -410,7 +412,7 @@ int ds_rb_remove_step(u32 i)
 	return scx_arena_rbtree_insert_key(&ds_rb, &e->rb, ds_stream[i & (DS_MAX_ITERS - 1)]);
 }
 
-int ds_bt_hold_step(u32 i)
+static __always_inline int ds_bt_hold_step(u32 i)
 {
 	u64 k, v;
 
@@ -422,7 +424,7 @@ int ds_bt_hold_step(u32 i)
 	return scx_arena_btree_insert(&ds_bt, k + ds_stream[i & (DS_MAX_ITERS - 1)], v);
 }
 
-int ds_bt_remove_step(u32 i)
+static __always_inline int ds_bt_remove_step(u32 i)
 {
 	u64 old = ds_old[i & (DS_MAX_ITERS - 1)], v;
 
@@ -434,7 +436,7 @@ int ds_bt_remove_step(u32 i)
 	return scx_arena_btree_insert(&ds_bt, ds_stream[i & (DS_MAX_ITERS - 1)], v);
 }
 
-int ds_rq_hold_step(u32 i)
+static __always_inline int ds_rq_hold_step(u32 i)
 {
 	struct scx_arena_rq_node __arena *n;
 	u64 k;
@@ -448,7 +450,7 @@ int ds_rq_hold_step(u32 i)
 	return scx_arena_rq_push_reserved(&ds_rq, n, n->pid, k + ds_stream[i & (DS_MAX_ITERS - 1)]);
 }
 
-int ds_rq_remove_step(u32 i)
+static __always_inline int ds_rq_remove_step(u32 i)
 {
 	u64 old = ds_old[i & (DS_MAX_ITERS - 1)];
 	struct ds_elem __arena *e = ds_elem_of(old);

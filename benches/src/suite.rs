@@ -12,7 +12,10 @@
 //! callback, which EEVDF does not pay) stays out of the latency figures.
 //! The first phase waits for the same guest uptime for every contender
 //! ([`SETTLE_UPTIME_SECS`]). Each phase starts with a
-//! `bench-phase: <name> uptime=<guest s>` line in the console log.
+//! `bench-phase: <name> uptime=<guest s> sched_ext=<state>` line in the
+//! console log; [`phase_state_failure`] checks from those lines that a
+//! scheduler ran every phase (and that EEVDF's guest had none). No other
+//! process polls sched_ext's state: the guest runs the workload alone.
 //!
 //! Last, the same VM takes every vCPU but the first offline and runs
 //! cyclictest once more beside one CPU hog ([`Params::one_cpu_phase`]).
@@ -178,7 +181,7 @@ impl Params {
             self.hackbench_groups, self.hackbench_loops
         );
         format!(
-            r#"phase() {{ echo "bench-phase: $1 uptime=$(cut -d' ' -f1 /proc/uptime)"; }}
+            r#"phase() {{ echo "bench-phase: $1 uptime=$(cut -d' ' -f1 /proc/uptime) sched_ext=$(cat /sys/kernel/sched_ext/state)"; }}
 phase settle
 until awk '{{ exit !($1 >= {SETTLE_UPTIME_SECS}) }}' /proc/uptime; do sleep 0.1; done
 phase wakelat
@@ -380,6 +383,32 @@ pub struct RunFigures {
     pub errors: Vec<String>,
 }
 
+/// Why a run's phases did not all run under the expected scheduler: every
+/// `bench-phase:` line of `log` must show sched_ext `enabled` when a
+/// scheduler is measured (`scheduler`), `disabled` for EEVDF. None when
+/// they all do and there is at least one.
+pub fn phase_state_failure(log: &str, scheduler: bool) -> Option<String> {
+    let expect = if scheduler { "enabled" } else { "disabled" };
+    let mut phases = 0;
+    for line in log.lines() {
+        let Some(rest) = line.trim().strip_prefix("bench-phase:") else {
+            continue;
+        };
+        phases += 1;
+        let name = rest.split_whitespace().next().unwrap_or("?");
+        let state = rest
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix("sched_ext="))
+            .unwrap_or("unknown");
+        if state != expect {
+            return Some(format!(
+                "phase {name} began with sched_ext {state}, expected {expect}"
+            ));
+        }
+    }
+    (phases == 0).then(|| "no bench-phase line in the log".to_string())
+}
+
 impl RunFigures {
     /// Reads every result line out of a run's console `log`.
     pub fn parse(log: &str) -> Self {
@@ -489,6 +518,28 @@ pub fn parse_cyclictest(log: &str, prefix: &'static str) -> Result<Cyclictest, P
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn phases_must_all_run_under_the_expected_scheduler() {
+        let ok = "bench-phase: settle uptime=1.00 sched_ext=enabled\n\
+                  x\n\
+                  bench-phase: end uptime=9.00 sched_ext=enabled\n";
+        assert_eq!(phase_state_failure(ok, true), None);
+        let why = phase_state_failure(ok, false).expect("EEVDF's guest must have no scheduler");
+        assert!(
+            why.contains("phase settle") && why.contains("expected disabled"),
+            "{why}"
+        );
+        let lost = "bench-phase: settle uptime=1.00 sched_ext=enabled\n\
+                    bench-phase: hackbench uptime=5.00 sched_ext=disabled\n";
+        let why = phase_state_failure(lost, true).expect("a lost scheduler must fail");
+        assert!(
+            why.contains("phase hackbench began with sched_ext disabled"),
+            "{why}"
+        );
+        assert!(phase_state_failure("bench-phase: settle uptime=1.00\n", false).is_some());
+        assert!(phase_state_failure("no phases here\n", true).is_some());
+    }
 
     #[test]
     fn callbacks_are_found_by_suffix() {

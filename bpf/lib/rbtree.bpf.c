@@ -71,16 +71,23 @@ static __always_inline void set_parent(rbn *n, rbn *p)
 	st(&n->parent_color, (ld(&n->parent_color) & RB_BLACK) | (u64)p);
 }
 
+/* Makes @new @parent's left (@left) or right child, or the root without @parent. */
+static __always_inline void set_child(struct scx_arena_rbtree __arena *t, rbn *parent,
+				      bool left, rbn *new)
+{
+	if (!parent)
+		st(&t->root, new);
+	else if (left)
+		st(&parent->left, new);
+	else
+		st(&parent->right, new);
+}
+
 /* Makes @new take @old's place under @parent (or as the root). */
 static __always_inline void replace_child(struct scx_arena_rbtree __arena *t, rbn *parent,
 					  rbn *old, rbn *new)
 {
-	if (!parent)
-		st(&t->root, new);
-	else if (ld(&parent->left) == old)
-		st(&parent->left, new);
-	else
-		st(&parent->right, new);
+	set_child(t, parent, parent && ld(&parent->left) == old, new);
 }
 
 /*
@@ -247,12 +254,7 @@ int __scx_arena_rbtree_insert(struct scx_arena_rbtree __arena *t __arg_arena,
 	barrier();
 	/* Red, under parent. */
 	st(&n->parent_color, (u64)parent);
-	if (!parent)
-		st(&t->root, n);
-	else if (left)
-		st(&parent->left, n);
-	else
-		st(&parent->right, n);
+	set_child(t, parent, left, n);
 
 	if (lmost)
 		st(&t->first, n);
@@ -379,7 +381,7 @@ int __scx_arena_rbtree_remove(struct scx_arena_rbtree __arena *t __arg_arena,
 {
 	rbn *parent, *left, *right, *child, *x, *xparent, *y, *yr;
 	u64 pc;
-	bool black;
+	bool black, on_left = false;
 	u32 i;
 
 	scx_arena_assoc();
@@ -391,7 +393,9 @@ int __scx_arena_rbtree_remove(struct scx_arena_rbtree __arena *t __arg_arena,
 		return -EINVAL;
 	parent = rb_ptr(pc);
 	if (parent) {
-		if (ld(&parent->left) != n && ld(&parent->right) != n)
+		/* Which side n hangs on serves the unlinking below too. */
+		on_left = ld(&parent->left) == n;
+		if (!on_left && ld(&parent->right) != n)
 			return -EINVAL;
 	} else if (ld(&t->root) != n) {
 		return -EINVAL;
@@ -412,7 +416,7 @@ int __scx_arena_rbtree_remove(struct scx_arena_rbtree __arena *t __arg_arena,
 
 	if (!left || !right) {
 		child = left ?: right;
-		replace_child(t, parent, n, child);
+		set_child(t, parent, on_left, child);
 		if (child) {
 			/* n is black with one red child: the child takes its place and colour. */
 			st(&child->parent_color, pc);
@@ -455,7 +459,7 @@ int __scx_arena_rbtree_remove(struct scx_arena_rbtree __arena *t __arg_arena,
 	set_parent(left, y);
 	/* y takes n's place and colour. */
 	st(&y->parent_color, pc);
-	replace_child(t, parent, n, y);
+	set_child(t, parent, on_left, y);
 	if (black)
 		goto fixup;
 	goto done;

@@ -80,6 +80,7 @@ pub struct SchedRun {
     args: Vec<String>,
     workload: String,
     vm: VmConfig,
+    watch_state: bool,
 }
 
 impl SchedRun {
@@ -91,7 +92,8 @@ impl SchedRun {
             binary: binary.into(),
             args: Vec::new(),
             workload: Self::stress_ng_cpu(Duration::from_secs(5)),
-            vm: VmConfig::new().cpus(2).watch_state(true),
+            vm: VmConfig::new().cpus(2),
+            watch_state: true,
         }
     }
 
@@ -164,9 +166,21 @@ echo "SCXTEST stress-rc $rs hackbench-rc $rh"
         self
     }
 
-    /// The VM to use (vCPUs, memory, topology, timeout, streaming).
+    /// The VM to use (vCPUs, memory, topology, timeout, streaming). Its
+    /// `watch_state` is replaced by [`Self::watch_state`]'s.
     pub fn vm_config(mut self, vm: VmConfig) -> Self {
-        self.vm = vm.watch_state(true);
+        self.vm = vm;
+        self
+    }
+
+    /// Whether the guest also runs `/init`'s sched_ext state watcher (on by
+    /// default): a shell that reads `/sys/kernel/sched_ext/state` every
+    /// 100 ms and logs its changes, which helps reading a failed run's log.
+    /// It forks two processes every 100 ms beside the workload, so a
+    /// benchmark turns it off; the run's checks
+    /// ([`SchedRunResult::check_clean`]) do not depend on it.
+    pub fn watch_state(mut self, on: bool) -> Self {
+        self.watch_state = on;
         self
     }
 
@@ -227,6 +241,7 @@ exit $rc
         let vm = self
             .vm
             .clone()
+            .watch_state(self.watch_state)
             .binary(&self.binary)
             .command("sched", self.guest_script());
         let run = vm.run()?;

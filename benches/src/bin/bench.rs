@@ -27,7 +27,7 @@ use clap::Parser;
 use scx_arena::run::{build_scheduler, workspace_root, SchedRun};
 use scx_arena::vm::VmConfig;
 use scx_arena_benches::report::{replace_between, Report, Run};
-use scx_arena_benches::suite::{Contender, Params, RunFigures};
+use scx_arena_benches::suite::{phase_state_failure, Contender, Params, RunFigures};
 use scx_arena_benches::svg::latency_plot;
 
 /// The guest tools copied into every VM.
@@ -281,11 +281,11 @@ fn boot(
     vm: VmConfig,
     script: &str,
 ) -> (String, Option<String>, Option<String>) {
-    match bin {
-        // EEVDF's guest runs the state watcher too (a shell reading
-        // sched_ext's state every 100 ms), as SchedRun gives every
-        // scheduler's: every contender's guest runs the same processes.
-        None => match vm.watch_state(true).command("bench", script).run() {
+    // No guest runs /init's state watcher (a shell polling sched_ext's
+    // state every 100 ms): the workload runs alone, and the script's phase
+    // lines carry the state instead (phase_state_failure).
+    let (log, release, failure) = match bin {
+        None => match vm.watch_state(false).command("bench", script).run() {
             Ok(run) => {
                 let failure = run.check().err().map(|e| e.to_string());
                 (run.console, Some(run.kernel_release), failure)
@@ -296,6 +296,7 @@ fn boot(
             .args(c.args.clone())
             .workload(script)
             .vm_config(vm)
+            .watch_state(false)
             .vm()
         {
             Ok(result) => {
@@ -305,7 +306,9 @@ fn boot(
             }
             Err(e) => (String::new(), None, Some(e.to_string())),
         },
-    }
+    };
+    let failure = failure.or_else(|| phase_state_failure(&log, bin.is_some()));
+    (log, release, failure)
 }
 
 /// The progress line: runs done, running, elapsed.
