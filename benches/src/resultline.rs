@@ -32,17 +32,29 @@ pub struct ResultLine<'a> {
 impl<'a> ResultLine<'a> {
     /// Finds the line.
     pub fn find(output: &'a str, prefix: &'static str) -> Result<Self, ParseError> {
-        let line = output
+        Self::all(output, prefix)
+            .next()
+            .map(|(_, line)| line)
+            .ok_or(ParseError::NoLine(prefix))
+    }
+
+    /// Every line of `output` that starts with `prefix`, in order: its text
+    /// after the prefix, and its fields.
+    pub fn all(
+        output: &'a str,
+        prefix: &'static str,
+    ) -> impl Iterator<Item = (&'a str, Self)> + 'a {
+        output
             .lines()
             .map(str::trim)
-            .find_map(|l| l.strip_prefix(prefix))
-            .ok_or(ParseError::NoLine(prefix))?;
-        Ok(ResultLine {
-            fields: line
-                .split_whitespace()
-                .filter_map(|kv| kv.split_once('='))
-                .collect(),
-        })
+            .filter_map(move |l| l.strip_prefix(prefix))
+            .map(|rest| {
+                let fields = rest
+                    .split_whitespace()
+                    .filter_map(|kv| kv.split_once('='))
+                    .collect();
+                (rest, ResultLine { fields })
+            })
     }
 
     /// The value of field `name`, parsed.

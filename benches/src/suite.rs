@@ -181,7 +181,7 @@ impl Params {
             self.hackbench_groups, self.hackbench_loops
         );
         format!(
-            r#"phase() {{ echo "bench-phase: $1 uptime=$(cut -d' ' -f1 /proc/uptime) sched_ext=$(cat /sys/kernel/sched_ext/state)"; }}
+            r#"phase() {{ echo "{PHASE_PREFIX} $1 uptime=$(cut -d' ' -f1 /proc/uptime) sched_ext=$(cat /sys/kernel/sched_ext/state)"; }}
 phase settle
 until awk '{{ exit !($1 >= {SETTLE_UPTIME_SECS}) }}' /proc/uptime; do sleep 0.1; done
 phase wakelat
@@ -272,6 +272,10 @@ fn default_hog_warmup_secs() -> f64 {
 /// 2.5 s: without the wait EEVDF would be measured at its worst moment.
 /// Waiting idle costs no host time in the deterministic mode.
 pub const SETTLE_UPTIME_SECS: u32 = 6;
+
+/// The prefix of the line that starts each phase of the script
+/// (`bench-phase: <name> uptime=<guest s> sched_ext=<state>`).
+pub const PHASE_PREFIX: &str = "bench-phase:";
 
 /// The prefix of the hackbench line the script prints.
 pub const HACKBENCH_PREFIX: &str = "hackbench:";
@@ -390,23 +394,17 @@ pub struct RunFigures {
 pub fn phase_state_failure(log: &str, scheduler: bool) -> Option<String> {
     let expect = if scheduler { "enabled" } else { "disabled" };
     let mut phases = 0;
-    for line in log.lines() {
-        let Some(rest) = line.trim().strip_prefix("bench-phase:") else {
-            continue;
-        };
+    for (rest, line) in ResultLine::all(log, PHASE_PREFIX) {
         phases += 1;
-        let name = rest.split_whitespace().next().unwrap_or("?");
-        let state = rest
-            .split_whitespace()
-            .find_map(|w| w.strip_prefix("sched_ext="))
-            .unwrap_or("unknown");
+        let state: String = line.get("sched_ext").unwrap_or_else(|_| "unknown".into());
         if state != expect {
+            let name = rest.split_whitespace().next().unwrap_or("?");
             return Some(format!(
                 "phase {name} began with sched_ext {state}, expected {expect}"
             ));
         }
     }
-    (phases == 0).then(|| "no bench-phase line in the log".to_string())
+    (phases == 0).then(|| format!("no {PHASE_PREFIX} line in the log"))
 }
 
 impl RunFigures {
