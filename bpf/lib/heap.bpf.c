@@ -41,33 +41,49 @@ static __always_inline u64 heap_lt_mask(u64 a, u64 b)
 }
 
 /*
+ * Which of the four children at @ce (all in use) orders first, as 64
+ * times its place among them (0, 64, 128 or 192), by the keys' upper 63
+ * bits, which order the keys themselves as long as the halves compared
+ * differ (always, in practice); ~0 otherwise, for heap_min_child() to
+ * decide exactly. Without a jump, and 64 times because the chosen child's
+ * own children lie 64 bytes further per place: a sift down adds the result
+ * to one address to reach the next level, so that level's loads wait for
+ * one add after the last select, not for an index and its address.
+ */
+static __always_inline u64 heap_min4(struct scx_arena_heap_entry __arena *ce)
+{
+	u64 h0, h1, h2, h3, ha, hb, ma, mb;
+
+	h0 = __scx_hld(&ce[0].key) >> 1;
+	h1 = __scx_hld(&ce[1].key) >> 1;
+	h2 = __scx_hld(&ce[2].key) >> 1;
+	h3 = __scx_hld(&ce[3].key) >> 1;
+	ma = heap_lt_mask(h1, h0);
+	mb = heap_lt_mask(h3, h2);
+	ha = scx_arena_select_mask(h0, h1, ma);
+	hb = scx_arena_select_mask(h2, h3, mb);
+	if (h0 == h1 || h2 == h3 || ha == hb)
+		return ~0ull;
+	return scx_arena_select_mask(ma & 64, 128 | (mb & 64), heap_lt_mask(hb, ha));
+}
+
+/*
  * The slot among @c .. @c + 3 (the children of one parent; those at or
- * past @nr are not in use) that orders first. With four children (all but
- * the last level) without a jump: by the keys' upper 63 bits, which order
- * the keys themselves as long as the halves compared differ - always, in
- * practice; otherwise (equal or nearly equal keys, fewer children) in
- * order, exactly, equal keys by seq.
+ * past @nr are not in use) that orders first: heap_min4() when all four
+ * are in use and it can tell, otherwise in order, exactly, equal keys by
+ * seq.
  */
 static __always_inline u32 heap_min_child(struct scx_arena_heap_entry __arena *e, u32 c,
 					  u32 nr)
 {
 	struct scx_arena_heap_entry __arena *ce = &e[c];
-	u64 h0, h1, h2, h3, ha, hb, ma, mb, m;
 	u32 j, i;
+	u64 x;
 
 	if (c + 3 < nr) {
-		h0 = __scx_hld(&ce[0].key) >> 1;
-		h1 = __scx_hld(&ce[1].key) >> 1;
-		h2 = __scx_hld(&ce[2].key) >> 1;
-		h3 = __scx_hld(&ce[3].key) >> 1;
-		ma = heap_lt_mask(h1, h0);
-		mb = heap_lt_mask(h3, h2);
-		ha = scx_arena_select_mask(h0, h1, ma);
-		hb = scx_arena_select_mask(h2, h3, mb);
-		if (h0 != h1 && h2 != h3 && ha != hb) {
-			m = heap_lt_mask(hb, ha);
-			return c + scx_arena_select_mask(ma & 1, 2 + (mb & 1), m);
-		}
+		x = heap_min4(ce);
+		if (x != ~0ull)
+			return c + (u32)(x >> 6);
 	}
 	i = c;
 	for (j = 1; j < SCX_ARENA_HEAP_ARITY; j++) {
@@ -150,28 +166,38 @@ u32 __scx_arena_heap_sift_down(struct scx_arena_heap_entry __arena *e __arg_aren
  * child up (the first half of Floyd's bottom-up sift; the caller then sifts
  * the element that fills the hole up from the returned leaf). For the last
  * element, which fills the hole a pop or remove leaves and belongs near the
- * leaves, that saves comparing it at every level on the way down. Nothing
- * but the indices is live across levels, so the loop runs in registers.
+ * leaves, that saves comparing it at every level on the way down. Only
+ * the hole, the next children's index and their address are live across
+ * levels, so the loop runs in registers.
  */
 u32 __scx_arena_heap_sift_hole(struct scx_arena_heap_entry __arena *e __arg_arena, u32 nr,
 			       u32 i)
 {
-	struct scx_arena_heap_entry __arena *ce;
-	struct scx_arena_heap_node __arena *cn;
-	u32 lvl, c;
+	struct scx_arena_heap_entry __arena *ce, *je;
+	struct scx_arena_heap_node __arena *jn;
+	u32 lvl, c, j;
+	u64 x;
 
 	__scx_heap_pin(e);
+	c = SCX_ARENA_HEAP_CHILD(i);
+	ce = &e[c];
 	for (lvl = 0; lvl < SCX_ARENA_HEAP_MAX_HEIGHT; lvl++) {
-		c = SCX_ARENA_HEAP_CHILD(i);
 		if (c >= nr)
 			break;
-		c = heap_min_child(e, c, nr);
-		ce = &e[c];
-		cn = __scx_hld(&ce->node);
-		__scx_hst(&e[i].key, __scx_hld(&ce->key));
-		__scx_hst(&e[i].node, cn);
-		__scx_hst(&cn->idx, i);
-		i = c;
+		x = c + 3 < nr ? heap_min4(ce) : ~0ull;
+		if (x == ~0ull)
+			x = (u64)(heap_min_child(e, c, nr) - c) << 6;
+		j = c + (u32)(x >> 6);
+		je = &e[j];
+		jn = __scx_hld(&je->node);
+		__scx_hst(&e[i].key, __scx_hld(&je->key));
+		__scx_hst(&e[i].node, jn);
+		__scx_hst(&jn->idx, i);
+		/* The chosen child's children: 64 bytes per place past c's first. */
+		ce = (struct scx_arena_heap_entry __arena *)
+			((u8 __arena *)&e[SCX_ARENA_HEAP_CHILD(c)] + x);
+		i = j;
+		c = SCX_ARENA_HEAP_CHILD(j);
 	}
 	return i;
 }
