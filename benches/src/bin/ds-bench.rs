@@ -392,6 +392,10 @@ struct Row {
     ns_max: f64,
     /// The loop overhead subtracted (ns per operation, median).
     loop_ns: f64,
+    /// Net ns per operation of every repetition, in run order (repetition
+    /// r of every contender ran side by side with repetition r of the
+    /// others).
+    ns_reps: Vec<f64>,
     /// ns / ns of the kernel's bpf_rbtree with reused nodes (< 1 = faster).
     vs_bpf_rbtree: Option<f64>,
     /// ns / ns of the native baseline (BinaryHeap for hold, BTreeMap for
@@ -407,6 +411,122 @@ struct Report {
     reps: usize,
     seed: u64,
     rows: Vec<Row>,
+    /// The issue's targets at [`TARGET_N`], when it was measured.
+    targets: Vec<TargetResult>,
+}
+
+/// The size the issue's targets are set at.
+const TARGET_N: usize = 1024;
+
+/// A performance target: `contender`'s time against `baseline`'s in one
+/// model at [`TARGET_N`].
+struct Target {
+    what: &'static str,
+    model: Model,
+    contender: &'static str,
+    baseline: &'static str,
+    /// `Faster(k)`: at least k times faster; `Within(k)`: at most k times
+    /// the baseline's time.
+    bound: Bound,
+}
+
+#[derive(Debug, Clone, Copy, Serialize)]
+enum Bound {
+    Faster(f64),
+    Within(f64),
+}
+
+impl Bound {
+    /// The figure compared with the bound: speed-up or time ratio.
+    fn figure(self, ns: f64, base_ns: f64) -> f64 {
+        match self {
+            Bound::Faster(_) => base_ns / ns,
+            Bound::Within(_) => ns / base_ns,
+        }
+    }
+
+    fn met(self, figure: f64) -> bool {
+        match self {
+            Bound::Faster(k) => figure >= k,
+            Bound::Within(k) => figure <= k,
+        }
+    }
+}
+
+/// The issue's targets (at N = 1,024).
+const TARGETS: &[Target] = &[
+    Target {
+        what: "heap hold churn vs bpf_rbtree (nodes reused): at least 4x faster",
+        model: Model::Hold,
+        contender: "scx heap",
+        baseline: KERN_BASELINE,
+        bound: Bound::Faster(4.0),
+    },
+    Target {
+        what: "heap hold churn vs BinaryHeap: within 2x its time",
+        model: Model::Hold,
+        contender: "scx heap",
+        baseline: "Rust BinaryHeap (userspace)",
+        bound: Bound::Within(2.0),
+    },
+    Target {
+        what: "RB-tree remove+insert vs bpf_rbtree (nodes reused): at least 3x faster",
+        model: Model::Remove,
+        contender: "scx RB-tree",
+        baseline: KERN_BASELINE,
+        bound: Bound::Faster(3.0),
+    },
+];
+
+/// One target as measured: judged on the medians (the issue's statistic),
+/// with the spread of the same figure over the side-by-side repetitions.
+#[derive(Debug, Clone, Serialize)]
+struct TargetResult {
+    what: &'static str,
+    bound: Bound,
+    /// The figure from the two medians.
+    figure: f64,
+    /// The figure of each repetition: min, max, and how many met the bound.
+    reps_min: f64,
+    reps_max: f64,
+    reps_met: usize,
+    reps: usize,
+    met: bool,
+}
+
+/// Each target whose rows were measured.
+fn judge_targets(rows: &[Row]) -> Vec<TargetResult> {
+    let row = |model: Model, name: &str| {
+        rows.iter()
+            .find(|r| r.model == model.name() && r.n == TARGET_N && r.contender == name)
+    };
+    TARGETS
+        .iter()
+        .filter_map(|t| {
+            let (c, b) = (row(t.model, t.contender)?, row(t.model, t.baseline)?);
+            if c.ns_median <= 0.0 || b.ns_median <= 0.0 {
+                return None;
+            }
+            let figure = t.bound.figure(c.ns_median, b.ns_median);
+            let per_rep: Vec<f64> = c
+                .ns_reps
+                .iter()
+                .zip(&b.ns_reps)
+                .filter(|(x, y)| **x > 0.0 && **y > 0.0)
+                .map(|(x, y)| t.bound.figure(*x, *y))
+                .collect();
+            Some(TargetResult {
+                what: t.what,
+                bound: t.bound,
+                figure,
+                reps_min: min(&per_rep),
+                reps_max: max(&per_rep),
+                reps_met: per_rep.iter().filter(|f| t.bound.met(**f)).count(),
+                reps: per_rep.len(),
+                met: t.bound.met(figure),
+            })
+        })
+        .collect()
 }
 
 fn main() -> Result<()> {
@@ -431,12 +551,14 @@ fn main() -> Result<()> {
         }
     }
     add_ratios(&mut rows);
+    let targets = judge_targets(&rows);
     let report = Report {
         kernel: kernel_release(),
         iters: args.iters,
         reps: args.reps,
         seed: args.seed,
         rows,
+        targets,
     };
     print!("{}", markdown(&report));
     if let Some(path) = &args.json {
@@ -520,6 +642,7 @@ fn measure(obj: &LoadedObject, s: &Streams, model: Model, args: &Args) -> Result
                 ns_min: min(&net),
                 ns_max: max(&net),
                 loop_ns,
+                ns_reps: net,
                 vs_bpf_rbtree: None,
                 vs_native: None,
             }
@@ -589,5 +712,91 @@ fn markdown(r: &Report) -> String {
             ratio_cell(row.vs_native),
         );
     }
+    if !r.targets.is_empty() {
+        let _ = writeln!(
+            s,
+            "\nTargets at N = {TARGET_N}, judged on the medians; in brackets the same figure \
+             over the {} side-by-side repetitions (min-max, and how many met it):\n",
+            r.reps
+        );
+        for t in &r.targets {
+            let _ = writeln!(
+                s,
+                "- {}: {:.2}x [{:.2}-{:.2}x, {}/{}]: {}",
+                t.what,
+                t.figure,
+                t.reps_min,
+                t.reps_max,
+                t.reps_met,
+                t.reps,
+                if t.met { "met" } else { "missed" }
+            );
+        }
+    }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(model: Model, n: usize, contender: &'static str, reps: &[f64]) -> Row {
+        Row {
+            model: model.name(),
+            n,
+            contender,
+            ns_median: median(reps),
+            ns_min: min(reps),
+            ns_max: max(reps),
+            loop_ns: 0.0,
+            ns_reps: reps.to_vec(),
+            vs_bpf_rbtree: None,
+            vs_native: None,
+        }
+    }
+
+    #[test]
+    fn targets_are_judged_on_the_medians_with_the_paired_repetitions_beside() {
+        let rows = vec![
+            row(Model::Hold, TARGET_N, KERN_BASELINE, &[400.0, 400.0, 400.0]),
+            // Speed-ups 8, 2 and 5 per repetition; 400 / 80 = 5 on the medians.
+            row(Model::Hold, TARGET_N, "scx heap", &[50.0, 200.0, 80.0]),
+            // Time ratios 1.67, 6.67, 2.67; 80 / 30 = 2.67 on the medians.
+            row(
+                Model::Hold,
+                TARGET_N,
+                "Rust BinaryHeap (userspace)",
+                &[30.0, 30.0, 30.0],
+            ),
+            // Another N does not count; without its remove rows the
+            // RB-tree target is left out.
+            row(Model::Remove, 64, KERN_BASELINE, &[400.0]),
+            row(Model::Remove, 64, "scx RB-tree", &[10.0]),
+        ];
+        let t = judge_targets(&rows);
+        assert_eq!(t.len(), 2);
+        assert!((t[0].figure - 5.0).abs() < 1e-9);
+        assert!(t[0].met);
+        assert_eq!((t[0].reps_met, t[0].reps), (2, 3));
+        assert!((t[0].reps_min - 2.0).abs() < 1e-9 && (t[0].reps_max - 8.0).abs() < 1e-9);
+        assert!((t[1].figure - 80.0 / 30.0).abs() < 1e-9);
+        assert!(!t[1].met);
+        assert_eq!(t[1].reps_met, 1);
+        let md = markdown(&Report {
+            kernel: "k".into(),
+            iters: 1,
+            reps: 3,
+            seed: 1,
+            rows,
+            targets: t,
+        });
+        assert!(
+            md.contains("at least 4x faster: 5.00x [2.00-8.00x, 2/3]: met"),
+            "{md}"
+        );
+        assert!(
+            md.contains("within 2x its time: 2.67x [1.67-6.67x, 1/3]: missed"),
+            "{md}"
+        );
+    }
 }

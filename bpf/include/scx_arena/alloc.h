@@ -45,20 +45,6 @@ extern u64 scx_arena_alloc_root;
 u64 __scx_arena_root_get(void);
 
 /*
- * The root, created on first use; NULL if it could not be (arena full, or a
- * racing creator still at work).
- */
-static __always_inline struct scx_arena_root __arena *scx_arena_root(void)
-{
-	u64 r = scx_arena_alloc_root;
-
-	scx_arena_assoc();
-	if (!r)
-		r = __scx_arena_root_get();
-	return scx_arena_from_u64(struct scx_arena_root, r);
-}
-
-/*
  * The root if it exists, else NULL; never creates it. Where no root exists
  * nothing was allocated yet, so lookups (page states, checked-mode shadow)
  * have nothing to find. Unlike scx_arena_root() it calls nothing that may
@@ -72,6 +58,19 @@ static __always_inline struct scx_arena_root __arena *scx_arena_root_peek(void)
 
 	scx_arena_assoc();
 	return scx_arena_from_u64(struct scx_arena_root, r);
+}
+
+/*
+ * The root, created on first use; NULL if it could not be (arena full, or a
+ * racing creator still at work).
+ */
+static __always_inline struct scx_arena_root __arena *scx_arena_root(void)
+{
+	struct scx_arena_root __arena *r = scx_arena_root_peek();
+
+	if (!r)
+		r = scx_arena_from_u64(struct scx_arena_root, __scx_arena_root_get());
+	return r;
 }
 
 /*
