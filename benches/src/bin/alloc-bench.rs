@@ -258,6 +258,70 @@ struct Report {
     ring: usize,
     rows: Vec<Row>,
     memory: Option<MemOverhead>,
+    /// The issue's targets for the slab, one line per size measured.
+    targets: Vec<SlabTarget>,
+}
+
+/// The slab must be at least this many times cheaper than bpf_obj_new...
+const TARGET_VS_OBJ_NEW: f64 = 10.0;
+/// ...and take at most this many times glibc's time...
+const TARGET_VS_GLIBC: f64 = 3.0;
+/// ...and 64-byte objects may cost at most this much memory on top.
+const TARGET_OVERHEAD_PCT: f64 = 12.5;
+
+/// The slab's targets at one size, over every pattern and thread count
+/// measured there (each judged on medians).
+#[derive(Debug, Clone, Serialize)]
+struct SlabTarget {
+    size: u64,
+    /// How many times cheaper than bpf_obj_new+drop: least and most.
+    vs_obj_new_min: f64,
+    vs_obj_new_max: f64,
+    /// Times glibc's time: least and most.
+    vs_glibc_min: f64,
+    vs_glibc_max: f64,
+    /// Every row at this size meets the bound.
+    obj_new_met: bool,
+    glibc_met: bool,
+}
+
+/// The slab rows' ratios gathered per size.
+fn slab_targets(rows: &[Row]) -> Vec<SlabTarget> {
+    let mut by_size: BTreeMap<u64, (Vec<f64>, Vec<f64>)> = BTreeMap::new();
+    for r in rows
+        .iter()
+        .filter(|r| r.allocator == Allocator::Slab.name())
+    {
+        let e = by_size.entry(r.size).or_default();
+        // ratio_vs_obj_new is our time over its: its inverse is the speed-up.
+        if let Some(x) = r.ratio_vs_obj_new.filter(|x| *x > 0.0) {
+            e.0.push(1.0 / x);
+        }
+        if let Some(x) = r.ratio_vs_glibc {
+            e.1.push(x);
+        }
+    }
+    by_size
+        .into_iter()
+        .filter(|(_, (o, g))| !o.is_empty() && !g.is_empty())
+        .map(|(size, (o, g))| SlabTarget {
+            size,
+            vs_obj_new_min: min(&o),
+            vs_obj_new_max: max(&o),
+            vs_glibc_min: min(&g),
+            vs_glibc_max: max(&g),
+            obj_new_met: min(&o) >= TARGET_VS_OBJ_NEW,
+            glibc_met: max(&g) <= TARGET_VS_GLIBC,
+        })
+        .collect()
+}
+
+fn verdict(met: bool) -> &'static str {
+    if met {
+        "met"
+    } else {
+        "missed"
+    }
 }
 
 fn main() -> Result<()> {
@@ -339,6 +403,7 @@ fn main() -> Result<()> {
         iters: args.iters,
         reps: args.reps,
         ring: RING,
+        targets: slab_targets(&rows),
         rows,
         memory: Some(memory),
     };
@@ -682,5 +747,99 @@ fn markdown(
             m.pages_overhead_pct,
         );
     }
+    if !r.targets.is_empty() {
+        let _ = writeln!(
+            s,
+            "\nTargets for the slab, per size over its patterns and thread counts \
+             (least-most, each on medians):\n"
+        );
+        for t in &r.targets {
+            let _ = writeln!(
+                s,
+                "- {}: {:.1}-{:.1}x cheaper than bpf_obj_new+drop (target >= {TARGET_VS_OBJ_NEW}x): \
+                 {}; {:.2}-{:.2}x glibc's time (target <= {TARGET_VS_GLIBC}x): {}",
+                size_cell(t.size),
+                t.vs_obj_new_min,
+                t.vs_obj_new_max,
+                verdict(t.obj_new_met),
+                t.vs_glibc_min,
+                t.vs_glibc_max,
+                verdict(t.glibc_met),
+            );
+        }
+        if let Some(m) = r.memory.as_ref().filter(|m| m.object_size == 64) {
+            let _ = writeln!(
+                s,
+                "- memory for {} live 64-byte objects: {:.2}% over the payload \
+                 (target <= {TARGET_OVERHEAD_PCT}%): {}",
+                m.objects,
+                m.pages_overhead_pct,
+                verdict(m.pages_overhead_pct <= TARGET_OVERHEAD_PCT)
+            );
+        }
+    }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn slab_row(size: u64, threads: usize, vs_obj_new: f64, vs_glibc: f64) -> Row {
+        Row {
+            allocator: Allocator::Slab.name(),
+            size,
+            pattern: "hold64",
+            threads,
+            iters: 1,
+            raw_ns_median: 0.0,
+            loop_ns: 0.0,
+            net_ns_median: 0.0,
+            net_ns_min: 0.0,
+            net_ns_max: 0.0,
+            mops_median: 0.0,
+            failed: 0,
+            ratio_vs_obj_new: Some(vs_obj_new),
+            ratio_vs_glibc: Some(vs_glibc),
+        }
+    }
+
+    #[test]
+    fn a_size_meets_a_target_only_when_every_row_does() {
+        let rows = vec![
+            slab_row(16, 1, 0.2, 1.8),   // 5x cheaper
+            slab_row(16, 2, 0.125, 3.5), // 8x, over 3x glibc
+            slab_row(256, 1, 0.08, 2.0), // 12.5x
+            slab_row(256, 2, 0.05, 2.9), // 20x
+        ];
+        let t = slab_targets(&rows);
+        assert_eq!(t.len(), 2);
+        assert_eq!(t[0].size, 16);
+        assert!((t[0].vs_obj_new_min - 5.0).abs() < 1e-9);
+        assert!((t[0].vs_obj_new_max - 8.0).abs() < 1e-9);
+        assert!(!t[0].obj_new_met && !t[0].glibc_met);
+        assert!(t[1].obj_new_met && t[1].glibc_met);
+        let md = markdown(
+            &Report {
+                kernel: "k".into(),
+                cpus: 2,
+                iters: 1,
+                reps: 1,
+                ring: RING,
+                rows,
+                memory: None,
+                targets: t,
+            },
+            &BTreeMap::new(),
+            &BTreeMap::new(),
+        );
+        assert!(
+            md.contains("- 16 B: 5.0-8.0x cheaper than bpf_obj_new+drop (target >= 10x): missed"),
+            "{md}"
+        );
+        assert!(
+            md.contains("- 256 B: 12.5-20.0x cheaper than bpf_obj_new+drop (target >= 10x): met"),
+            "{md}"
+        );
+    }
 }
