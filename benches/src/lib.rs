@@ -84,3 +84,12 @@ pub fn ctx_words<const N: usize>(ctx: &[u8]) -> [u64; N] {
 pub fn ratio_cell(r: Option<f64>) -> String {
     r.map_or_else(|| "-".into(), |r| format!("{r:.2}x"))
 }
+
+/// How a benchmark's output states a target's outcome.
+pub fn verdict(met: bool) -> &'static str {
+    if met {
+        "met"
+    } else {
+        "missed"
+    }
+}

@@ -30,7 +30,7 @@ use anyhow::{bail, Context, Result};
 use clap::Parser;
 use scx_arena::testing::{LoadedObject, TestObject};
 use scx_arena_benches::{
-    ctx_bytes, ctx_words, kernel_release, max, median, min, pin_to_cpu, ratio_cell,
+    ctx_bytes, ctx_words, kernel_release, max, median, min, pin_to_cpu, ratio_cell, verdict,
 };
 use serde::Serialize;
 
@@ -314,14 +314,6 @@ fn slab_targets(rows: &[Row]) -> Vec<SlabTarget> {
             glibc_met: max(&g) <= TARGET_VS_GLIBC,
         })
         .collect()
-}
-
-fn verdict(met: bool) -> &'static str {
-    if met {
-        "met"
-    } else {
-        "missed"
-    }
 }
 
 fn main() -> Result<()> {

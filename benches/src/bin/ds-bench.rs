@@ -31,7 +31,7 @@ use anyhow::{bail, Context, Result};
 use clap::Parser;
 use scx_arena::testing::{LoadedObject, TestObject};
 use scx_arena_benches::{
-    ctx_bytes, ctx_words, kernel_release, max, median, min, pin_to_cpu, ratio_cell,
+    ctx_bytes, ctx_words, kernel_release, max, median, min, pin_to_cpu, ratio_cell, verdict,
 };
 use serde::Serialize;
 
@@ -729,7 +729,7 @@ fn markdown(r: &Report) -> String {
                 t.reps_max,
                 t.reps_met,
                 t.reps,
-                if t.met { "met" } else { "missed" }
+                verdict(t.met)
             );
         }
     }
