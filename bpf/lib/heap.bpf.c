@@ -69,23 +69,16 @@ static __always_inline u64 heap_min4(struct scx_arena_heap_entry __arena *ce)
 
 /*
  * The slot among @c .. @c + 3 (the children of one parent; those at or
- * past @nr are not in use) that orders first: heap_min4() when all four
- * are in use and it can tell, otherwise in order, exactly, equal keys by
- * seq.
+ * past @nr are not in use) that orders first, compared in order, exactly,
+ * equal keys by seq: for the fewer than four children of the last level,
+ * and for ties heap_min4() cannot tell.
  */
-static __always_inline u32 heap_min_child(struct scx_arena_heap_entry __arena *e, u32 c,
-					  u32 nr)
+static __always_inline u32 heap_min_child_exact(struct scx_arena_heap_entry __arena *e, u32 c,
+						u32 nr)
 {
 	struct scx_arena_heap_entry __arena *ce = &e[c];
-	u32 j, i;
-	u64 x;
+	u32 j, i = c;
 
-	if (c + 3 < nr) {
-		x = heap_min4(ce);
-		if (x != ~0ull)
-			return c + (u32)(x >> 6);
-	}
-	i = c;
 	for (j = 1; j < SCX_ARENA_HEAP_ARITY; j++) {
 		if (c + j >= nr)
 			break;
@@ -94,6 +87,20 @@ static __always_inline u32 heap_min_child(struct scx_arena_heap_entry __arena *e
 			i = c + j;
 	}
 	return i;
+}
+
+/* The slot among @c .. @c + 3 that orders first: heap_min4(), else exactly. */
+static __always_inline u32 heap_min_child(struct scx_arena_heap_entry __arena *e, u32 c,
+					  u32 nr)
+{
+	u64 x;
+
+	if (c + 3 < nr) {
+		x = heap_min4(&e[c]);
+		if (x != ~0ull)
+			return c + (u32)(x >> 6);
+	}
+	return heap_min_child_exact(e, c, nr);
 }
 
 /* The sift up of __scx_arena_heap_sift_up(), shared with sift_hole. */
@@ -186,7 +193,7 @@ u32 __scx_arena_heap_sift_hole(struct scx_arena_heap_entry __arena *e __arg_aren
 			break;
 		x = c + 3 < nr ? heap_min4(ce) : ~0ull;
 		if (x == ~0ull)
-			x = (u64)(heap_min_child(e, c, nr) - c) << 6;
+			x = (u64)(heap_min_child_exact(e, c, nr) - c) << 6;
 		j = c + (u32)(x >> 6);
 		je = &e[j];
 		jn = __scx_hld(&je->node);
