@@ -2,12 +2,10 @@
 /*
  * The loops of the arena heap (scx_arena/heap.h): sifts, the growth copy
  * and the walk of destroy. Global functions, so each loop is verified once
- * with unknown arguments rather than at every call site. For the sifts this
- * is a requirement, not a saving: their masks split the verifier's state
- * (see cmp.h), and inlined into pop, whose slot the verifier knows, the
- * sift down to a leaf ran past its limits. A call costs little by
- * comparison: an empty global function called once per operation did not
- * measurably slow heap churn (2026-11-27).
+ * with unknown arguments rather than at every call site. The sift down to
+ * a leaf of pop and remove also runs inline (__scx_heap_sift_hole() in
+ * heap.h) and comes here only for the last level's fewer children and for
+ * ties.
  */
 #include <scx_arena/alloc.h>
 #include <scx_arena/cmp.h>
@@ -32,51 +30,10 @@ int __scx_arena_heap_copy(struct scx_arena_heap_entry __arena *new __arg_arena,
 }
 
 /*
- * All ones when @a < @b, else 0, for @a, @b < 2^63: the sign of their
- * difference, which cannot overflow. Shorter than scx_arena_ltu(), and on
- * the path from one level of a sift to the next.
- */
-static __always_inline u64 heap_lt_mask(u64 a, u64 b)
-{
-	u64 d = a - b;
-
-	/* Opaque: clang would turn the shift back into a compare and a jump. */
-	asm volatile("" : "+r"(d));
-	return (s64)d >> 63;
-}
-
-/*
- * Which of the four children at @ce (all in use) orders first, as 64
- * times its place among them (0, 64, 128 or 192), by the keys' upper 63
- * bits, which order the keys themselves as long as the halves compared
- * differ (always, in practice); ~0 otherwise, for heap_min_child() to
- * decide exactly. Without a jump, and 64 times because the chosen child's
- * own children lie 64 bytes further per place: a sift down adds the result
- * to one address to reach the next level, so that level's loads wait for
- * one add after the last select, not for an index and its address.
- */
-static __always_inline u64 heap_min4(struct scx_arena_heap_entry __arena *ce)
-{
-	u64 h0, h1, h2, h3, ha, hb, ma, mb;
-
-	h0 = __scx_hld(&ce[0].key) >> 1;
-	h1 = __scx_hld(&ce[1].key) >> 1;
-	h2 = __scx_hld(&ce[2].key) >> 1;
-	h3 = __scx_hld(&ce[3].key) >> 1;
-	ma = heap_lt_mask(h1, h0);
-	mb = heap_lt_mask(h3, h2);
-	ha = scx_arena_select_mask(h0, h1, ma);
-	hb = scx_arena_select_mask(h2, h3, mb);
-	if (h0 == h1 || h2 == h3 || ha == hb)
-		return ~0ull;
-	return scx_arena_select_mask(ma & 64, 128 | (mb & 64), heap_lt_mask(hb, ha));
-}
-
-/*
  * The slot among @c .. @c + 3 (the children of one parent; those at or
  * past @nr are not in use) that orders first, compared in order, exactly,
  * equal keys by seq: for the fewer than four children of the last level,
- * and for ties heap_min4() cannot tell.
+ * and for ties __scx_heap_min4() cannot tell.
  */
 static __always_inline u32 heap_min_child_exact(struct scx_arena_heap_entry __arena *e, u32 c,
 						u32 nr)
@@ -94,14 +51,14 @@ static __always_inline u32 heap_min_child_exact(struct scx_arena_heap_entry __ar
 	return i;
 }
 
-/* The slot among @c .. @c + 3 that orders first: heap_min4(), else exactly. */
+/* The slot among @c .. @c + 3 that orders first: __scx_heap_min4(), else exactly. */
 static __always_inline u32 heap_min_child(struct scx_arena_heap_entry __arena *e, u32 c,
 					  u32 nr)
 {
 	u64 x;
 
 	if (c + 3 < nr) {
-		x = heap_min4(&e[c]);
+		x = __scx_heap_min4(&e[c]);
 		if (x != ~0ull)
 			return c + (u32)(x >> 6);
 	}
@@ -196,7 +153,7 @@ u32 __scx_arena_heap_sift_hole(struct scx_arena_heap_entry __arena *e __arg_aren
 	for (lvl = 0; lvl < SCX_ARENA_HEAP_MAX_HEIGHT; lvl++) {
 		if (c >= nr)
 			break;
-		x = c + 3 < nr ? heap_min4(ce) : ~0ull;
+		x = c + 3 < nr ? __scx_heap_min4(ce) : ~0ull;
 		if (x == ~0ull)
 			x = (u64)(heap_min_child_exact(e, c, nr) - c) << 6;
 		j = c + (u32)(x >> 6);

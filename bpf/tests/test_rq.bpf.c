@@ -427,7 +427,13 @@ static __always_inline void rq_churn_step(struct rq_churn_state __arena *st, u32
 		return;
 	st->pops++;
 	i = ((u64)t - (u64)rq_churn_tasks) / sizeof(*t);
-	if (t->node.pid != CHURN_PID(i) || task_queued(t))
+	if (t->node.pid != CHURN_PID(i))
+		st->mismatches++;
+	/*
+	 * Still queued after the pop? Only for this run's own contexts: the
+	 * other run may push one of its own again as soon as the lock is free.
+	 */
+	else if (i - first < RQ_CHURN_TASKS && task_queued(t))
 		st->mismatches++;
 }
 

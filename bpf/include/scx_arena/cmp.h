@@ -15,10 +15,11 @@
  * their state in two at an AND or OR of a constant with a register they
  * know to be 0 or -1, such as a mask from scx_arena_ltu_mask() (`m & 64`).
  * Once per call that is cheap; in a loop it doubles the paths per such
- * instruction and iteration. Keep loops built on these masks in global
- * functions, which the verifier checks once with unknown arguments and
- * whose paths it can merge (bpf/lib/heap.bpf.c). The heap's sift inlined
- * into its callers ran past the verifier's limits instead, and on the
+ * instruction and iteration. Keep such loops in global functions, which
+ * the verifier checks once with unknown arguments and whose paths it can
+ * merge, or take the bit by a shift the compiler cannot fold back into the
+ * AND (the heap's __scx_heap_place64()). Inlined into its callers with
+ * `m & 64`, the heap's sift ran past the verifier's limits, and on the
  * 6.18.44 host the overflow of its branch stack at such a split crashed
  * the verifier (a NULL dereference in maybe_fork_scalars(), which there
  * expects an error pointer from push_stack(), not the NULL that kernel's

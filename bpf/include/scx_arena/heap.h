@@ -55,7 +55,12 @@
  * Loops are bounded: sifts by the height of the largest heap
  * (SCX_ARENA_HEAP_MAX_HEIGHT), the growth copy and destroy by the capacity.
  * The loops are global functions in bpf/lib/heap.bpf.c (link with
- * .lib("heap")), verified once; everything else is inline.
+ * .lib("heap")), verified once; everything else is inline, and so is the
+ * sift down to a leaf of pop and remove, up to its rare cases: a call and
+ * its return cost about 10 ns where returns are mitigated (AMD's SRSO
+ * "safe RET"), a sixth of a pop. So each pop and remove call site is
+ * verified with its sift, and its function's stack frame grows by about
+ * 40 bytes (the verifier allows 512 along a call chain).
  *
  * In checked mode (SCX_ARENA_CHECKED, check.h) every access to the heap,
  * its array and its nodes goes through scx_arena_ld()/scx_arena_st(), so a
@@ -71,6 +76,7 @@
 #include <scx_arena/alloc.h>
 #include <scx_arena/arena.h>
 #include <scx_arena/check.h>
+#include <scx_arena/cmp.h>
 #include <scx_arena/error.h>
 #include <scx_arena/lock.h>
 
@@ -443,6 +449,103 @@ u32 __scx_arena_heap_sift_hole(struct scx_arena_heap_entry __arena *e __arg_aren
 #define __scx_heap_sift_down __scx_arena_heap_sift_down
 
 /*
+ * Internal: all ones when @a < @b, else 0, for @a, @b < 2^63: the sign of
+ * their difference, which cannot overflow. Shorter than scx_arena_ltu(),
+ * and on the path from one level of a sift to the next.
+ */
+static __always_inline u64 __scx_heap_lt_mask(u64 a, u64 b)
+{
+	u64 d = a - b;
+
+	/* Opaque: clang would turn the shift back into a compare and a jump. */
+	asm volatile("" : "+r"(d));
+	return (s64)d >> 63;
+}
+
+/*
+ * Internal: 64 when mask @m is all ones, else 0. A shift of its top bit,
+ * kept from being folded into `m & 64`: the verifier splits its state at an
+ * AND of a 0-or-all-ones register with a constant (cmp.h), and a sift
+ * inlined into its caller must not split at every level.
+ */
+static __always_inline u64 __scx_heap_place64(u64 m)
+{
+	m >>= 63;
+	asm volatile("" : "+r"(m));
+	return m << 6;
+}
+
+/*
+ * Internal: which of the four children at @ce (all in use) orders first,
+ * as 64 times its place among them (0, 64, 128 or 192), by the keys' upper
+ * 63 bits, which order the keys themselves as long as the halves compared
+ * differ (always, in practice); ~0 otherwise, for an exact pick to decide.
+ * Without a jump, and 64 times because the chosen child's own children lie
+ * 64 bytes further per place: a sift down adds the result to one address
+ * to reach the next level, so that level's loads wait for one add after
+ * the last select, not for an index and its address.
+ */
+static __always_inline u64 __scx_heap_min4(struct scx_arena_heap_entry __arena *ce)
+{
+	u64 h0, h1, h2, h3, ha, hb, ma, mb;
+
+	h0 = __scx_hld(&ce[0].key) >> 1;
+	h1 = __scx_hld(&ce[1].key) >> 1;
+	h2 = __scx_hld(&ce[2].key) >> 1;
+	h3 = __scx_hld(&ce[3].key) >> 1;
+	ma = __scx_heap_lt_mask(h1, h0);
+	mb = __scx_heap_lt_mask(h3, h2);
+	ha = scx_arena_select_mask(h0, h1, ma);
+	hb = scx_arena_select_mask(h2, h3, mb);
+	if (h0 == h1 || h2 == h3 || ha == hb)
+		return ~0ull;
+	return scx_arena_select_mask(__scx_heap_place64(ma), 128 | __scx_heap_place64(mb),
+				     __scx_heap_lt_mask(hb, ha));
+}
+
+/*
+ * Internal: __scx_arena_heap_sift_hole() inline for as long as each level
+ * has four children with distinct keys (nearly always), handing the rest
+ * (the last level's fewer children, ties) to the global function from
+ * where it stands. Inline to save the call (see the loops above); the rare
+ * picks stay out of line because they compare exact slots, each of which
+ * the verifier would follow apart.
+ */
+static __always_inline u32 __scx_heap_sift_hole(struct scx_arena_heap_entry __arena *e, u32 nr,
+						u32 i)
+{
+	struct scx_arena_heap_entry __arena *ce, *je;
+	struct scx_arena_heap_node __arena *jn;
+	u32 lvl, c, j;
+	u64 x;
+
+	__scx_heap_pin(e);
+	c = SCX_ARENA_HEAP_CHILD(i);
+	ce = &e[c];
+	for (lvl = 0; lvl < SCX_ARENA_HEAP_MAX_HEIGHT; lvl++) {
+		if (c >= nr)
+			break;
+		if (c + 3 >= nr)
+			return __scx_arena_heap_sift_hole(e, nr, i);
+		x = __scx_heap_min4(ce);
+		if (x == ~0ull)
+			return __scx_arena_heap_sift_hole(e, nr, i);
+		j = c + (u32)(x >> 6);
+		je = &e[j];
+		jn = __scx_hld(&je->node);
+		__scx_hst(&e[i].key, __scx_hld(&je->key));
+		__scx_hst(&e[i].node, jn);
+		__scx_hst(&jn->idx, i);
+		/* The chosen child's children: 64 bytes per place past c's first. */
+		ce = (struct scx_arena_heap_entry __arena *)
+			((u8 __arena *)&e[SCX_ARENA_HEAP_CHILD(c)] + x);
+		i = j;
+		c = SCX_ARENA_HEAP_CHILD(j);
+	}
+	return i;
+}
+
+/*
  * Internal: __scx_arena_heap_sift_up() behind an inline test of the first
  * level, which most sifts up fail (a pushed key later than its parent's,
  * the last element back near the leaves): no call for those.
@@ -546,15 +649,26 @@ static __always_inline void __scx_heap_take(struct scx_arena_heap __arena *h,
 	__scx_hst(&h->nr, nr);
 	if (i == nr)
 		return;
-	lk = __scx_hld(&e[nr].key);
-	ln = __scx_hld(&e[nr].node);
-	j = i ? __scx_heap_sift_up(e, i, lk, ln) : i;
+	if (i) {
+		/* Out of the middle: the last element may belong above @i. */
+		lk = __scx_hld(&e[nr].key);
+		ln = __scx_hld(&e[nr].node);
+		j = __scx_heap_sift_up(e, i, lk, ln);
+		if (j != i) {
+			__scx_heap_set(e, j, lk, ln);
+			return;
+		}
+	}
 	/*
 	 * Not above @i: bottom-up, the last element belonging near the leaves.
-	 * It cannot go up past @i again, its parent not being after it.
+	 * (It cannot go up past @i again, its parent not being after it.) Slot
+	 * @nr, out of use now, keeps it meanwhile: read after the sift, it
+	 * need not stay in registers, or on the stack, across it.
 	 */
-	if (j == i)
-		j = __scx_heap_sift_up(e, __scx_arena_heap_sift_hole(e, nr, i), lk, ln);
+	j = __scx_heap_sift_hole(e, nr, i);
+	lk = __scx_hld(&e[nr].key);
+	ln = __scx_hld(&e[nr].node);
+	j = __scx_heap_sift_up(e, j, lk, ln);
 	__scx_heap_set(e, j, lk, ln);
 }
 
