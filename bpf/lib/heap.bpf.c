@@ -142,9 +142,8 @@ u32 __scx_arena_heap_sift_down(struct scx_arena_heap_entry __arena *e __arg_aren
 u32 __scx_arena_heap_sift_hole(struct scx_arena_heap_entry __arena *e __arg_arena, u32 nr,
 			       u32 i)
 {
-	struct scx_arena_heap_entry __arena *ce, *je;
-	struct scx_arena_heap_node __arena *jn;
-	u32 lvl, c, j;
+	struct scx_arena_heap_entry __arena *ce;
+	u32 lvl, c;
 	u64 x;
 
 	__scx_heap_pin(e);
@@ -156,17 +155,7 @@ u32 __scx_arena_heap_sift_hole(struct scx_arena_heap_entry __arena *e __arg_aren
 		x = c + 3 < nr ? __scx_heap_min4(ce) : ~0ull;
 		if (x == ~0ull)
 			x = (u64)(heap_min_child_exact(e, c, nr) - c) << 6;
-		j = c + (u32)(x >> 6);
-		je = &e[j];
-		jn = __scx_hld(&je->node);
-		__scx_hst(&e[i].key, __scx_hld(&je->key));
-		__scx_hst(&e[i].node, jn);
-		__scx_hst(&jn->idx, i);
-		/* The chosen child's children: 64 bytes per place past c's first. */
-		ce = (struct scx_arena_heap_entry __arena *)
-			((u8 __arena *)&e[SCX_ARENA_HEAP_CHILD(c)] + x);
-		i = j;
-		c = SCX_ARENA_HEAP_CHILD(j);
+		ce = __scx_heap_hole_down(e, &i, &c, x);
 	}
 	return i;
 }

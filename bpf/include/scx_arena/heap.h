@@ -504,6 +504,32 @@ static __always_inline u64 __scx_heap_min4(struct scx_arena_heap_entry __arena *
 }
 
 /*
+ * Internal: one level of a sift down to a leaf. The child @x / 64 places
+ * past *@c (the first child of hole *@i; @x from __scx_heap_min4()) moves
+ * up into the hole and becomes it: *@i is its slot, *@c its first child,
+ * and the result that child's address.
+ */
+static __always_inline struct scx_arena_heap_entry __arena *
+__scx_heap_hole_down(struct scx_arena_heap_entry __arena *e, u32 *i, u32 *c, u64 x)
+{
+	struct scx_arena_heap_entry __arena *je;
+	struct scx_arena_heap_node __arena *jn;
+	u32 j = *c + (u32)(x >> 6);
+
+	je = &e[j];
+	jn = __scx_hld(&je->node);
+	__scx_hst(&e[*i].key, __scx_hld(&je->key));
+	__scx_hst(&e[*i].node, jn);
+	__scx_hst(&jn->idx, *i);
+	/* Its children: 64 bytes per place past those of the old first child. */
+	je = (struct scx_arena_heap_entry __arena *)
+		((u8 __arena *)&e[SCX_ARENA_HEAP_CHILD(*c)] + x);
+	*i = j;
+	*c = SCX_ARENA_HEAP_CHILD(j);
+	return je;
+}
+
+/*
  * Internal: __scx_arena_heap_sift_hole() inline for as long as each level
  * has four children with distinct keys (nearly always), handing the rest
  * (the last level's fewer children, ties) to the global function from
@@ -514,9 +540,8 @@ static __always_inline u64 __scx_heap_min4(struct scx_arena_heap_entry __arena *
 static __always_inline u32 __scx_heap_sift_hole(struct scx_arena_heap_entry __arena *e, u32 nr,
 						u32 i)
 {
-	struct scx_arena_heap_entry __arena *ce, *je;
-	struct scx_arena_heap_node __arena *jn;
-	u32 lvl, c, j;
+	struct scx_arena_heap_entry __arena *ce;
+	u32 lvl, c;
 	u64 x;
 
 	__scx_heap_pin(e);
@@ -530,17 +555,7 @@ static __always_inline u32 __scx_heap_sift_hole(struct scx_arena_heap_entry __ar
 		x = __scx_heap_min4(ce);
 		if (x == ~0ull)
 			return __scx_arena_heap_sift_hole(e, nr, i);
-		j = c + (u32)(x >> 6);
-		je = &e[j];
-		jn = __scx_hld(&je->node);
-		__scx_hst(&e[i].key, __scx_hld(&je->key));
-		__scx_hst(&e[i].node, jn);
-		__scx_hst(&jn->idx, i);
-		/* The chosen child's children: 64 bytes per place past c's first. */
-		ce = (struct scx_arena_heap_entry __arena *)
-			((u8 __arena *)&e[SCX_ARENA_HEAP_CHILD(c)] + x);
-		i = j;
-		c = SCX_ARENA_HEAP_CHILD(j);
+		ce = __scx_heap_hole_down(e, &i, &c, x);
 	}
 	return i;
 }
