@@ -29,28 +29,6 @@ int __scx_arena_heap_copy(struct scx_arena_heap_entry __arena *new __arg_arena,
 	return 0;
 }
 
-/*
- * The slot among @c .. @c + 3 (the children of one parent; those at or
- * past @nr are not in use) that orders first, compared in order, exactly,
- * equal keys by seq: for the fewer than four children of the last level,
- * and for ties __scx_heap_min4() cannot tell.
- */
-static __always_inline u32 heap_min_child_exact(struct scx_arena_heap_entry __arena *e, u32 c,
-						u32 nr)
-{
-	struct scx_arena_heap_entry __arena *ce = &e[c];
-	u32 j, i = c;
-
-	for (j = 1; j < SCX_ARENA_HEAP_ARITY; j++) {
-		if (c + j >= nr)
-			break;
-		if (__scx_heap_before(__scx_hld(&ce[j].key), __scx_hld(&ce[j].node),
-				      __scx_hld(&e[i].key), __scx_hld(&e[i].node)))
-			i = c + j;
-	}
-	return i;
-}
-
 /* The slot among @c .. @c + 3 that orders first: __scx_heap_min4(), else exactly. */
 static __always_inline u32 heap_min_child(struct scx_arena_heap_entry __arena *e, u32 c,
 					  u32 nr)
@@ -62,7 +40,7 @@ static __always_inline u32 heap_min_child(struct scx_arena_heap_entry __arena *e
 		if (x != ~0ull)
 			return c + (u32)(x >> 6);
 	}
-	return heap_min_child_exact(e, c, nr);
+	return __scx_heap_min_child_exact(e, c, nr);
 }
 
 /* The sift up of __scx_arena_heap_sift_up(), shared with sift_hole. */
@@ -131,33 +109,17 @@ u32 __scx_arena_heap_sift_down(struct scx_arena_heap_entry __arena *e __arg_aren
 }
 
 /*
- * Moves the hole at slot @i down to a leaf, always moving the smallest
- * child up (the first half of Floyd's bottom-up sift; the caller then sifts
- * the element that fills the hole up from the returned leaf). For the last
- * element, which fills the hole a pop or remove leaves and belongs near the
- * leaves, that saves comparing it at every level on the way down. Only
- * the hole, the next children's index and their address are live across
- * levels, so the loop runs in registers.
+ * The sift of pop and remove down to a leaf, with its exact picks
+ * (__scx_heap_sift_hole() in heap.h): for the last element, which fills
+ * the hole a pop or remove leaves and belongs near the leaves, going down
+ * to a leaf first saves comparing it at every level on the way. Called by
+ * the inline sift from the level where it met a tie or the last level's
+ * fewer children.
  */
 u32 __scx_arena_heap_sift_hole(struct scx_arena_heap_entry __arena *e __arg_arena, u32 nr,
 			       u32 i)
 {
-	struct scx_arena_heap_entry __arena *ce;
-	u32 lvl, c;
-	u64 x;
-
-	__scx_heap_pin(e);
-	c = SCX_ARENA_HEAP_CHILD(i);
-	ce = &e[c];
-	for (lvl = 0; lvl < SCX_ARENA_HEAP_MAX_HEIGHT; lvl++) {
-		if (c >= nr)
-			break;
-		x = c + 3 < nr ? __scx_heap_min4(ce) : ~0ull;
-		if (x == ~0ull)
-			x = (u64)(heap_min_child_exact(e, c, nr) - c) << 6;
-		ce = __scx_heap_hole_down(e, &i, &c, x);
-	}
-	return i;
+	return __scx_heap_sift_hole(e, nr, i, true);
 }
 
 u64 __scx_arena_heap_detach(struct scx_arena_heap __arena *h __arg_arena)

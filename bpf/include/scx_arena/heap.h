@@ -513,14 +513,10 @@ static __always_inline struct scx_arena_heap_entry __arena *
 __scx_heap_hole_down(struct scx_arena_heap_entry __arena *e, u32 *i, u32 *c, u64 x)
 {
 	struct scx_arena_heap_entry __arena *je;
-	struct scx_arena_heap_node __arena *jn;
 	u32 j = *c + (u32)(x >> 6);
 
 	je = &e[j];
-	jn = __scx_hld(&je->node);
-	__scx_hst(&e[*i].key, __scx_hld(&je->key));
-	__scx_hst(&e[*i].node, jn);
-	__scx_hst(&jn->idx, *i);
+	__scx_heap_set(e, *i, __scx_hld(&je->key), __scx_hld(&je->node));
 	/* Its children: 64 bytes per place past those of the old first child. */
 	je = (struct scx_arena_heap_entry __arena *)
 		((u8 __arena *)&e[SCX_ARENA_HEAP_CHILD(*c)] + x);
@@ -530,15 +526,41 @@ __scx_heap_hole_down(struct scx_arena_heap_entry __arena *e, u32 *i, u32 *c, u64
 }
 
 /*
- * Internal: __scx_arena_heap_sift_hole() inline for as long as each level
- * has four children with distinct keys (nearly always), handing the rest
- * (the last level's fewer children, ties) to the global function from
- * where it stands. Inline to save the call (see the loops above); the rare
- * picks stay out of line because they compare exact slots, each of which
- * the verifier would follow apart.
+ * Internal: the slot among @c .. @c + 3 (the children of one parent; those
+ * at or past @nr are not in use) that orders first, compared in order,
+ * exactly, equal keys by seq: for the fewer than four children of the last
+ * level, and for ties __scx_heap_min4() cannot tell.
+ */
+static __always_inline u32 __scx_heap_min_child_exact(struct scx_arena_heap_entry __arena *e,
+						      u32 c, u32 nr)
+{
+	struct scx_arena_heap_entry __arena *ce = &e[c];
+	u32 j, i = c;
+
+	for (j = 1; j < SCX_ARENA_HEAP_ARITY; j++) {
+		if (c + j >= nr)
+			break;
+		if (__scx_heap_before(__scx_hld(&ce[j].key), __scx_hld(&ce[j].node),
+				      __scx_hld(&e[i].key), __scx_hld(&e[i].node)))
+			i = c + j;
+	}
+	return i;
+}
+
+/*
+ * Internal: moves the hole at slot @i down to a leaf, always moving the
+ * smallest child up (the first half of Floyd's bottom-up sift; the caller
+ * then sifts the element that fills the hole up from the returned leaf),
+ * and returns the leaf. Levels with four children of distinct keys (nearly
+ * all) take __scx_heap_min4(); the rest, the last level's fewer children
+ * and ties, an exact pick. With @exact false (a constant), the loop leaves
+ * those rare levels to __scx_arena_heap_sift_hole(), which runs it with
+ * @exact true: so pop and remove run it inline (see the loops above)
+ * without the exact picks, which compare exact slots, each of which the
+ * verifier would follow apart at every call site.
  */
 static __always_inline u32 __scx_heap_sift_hole(struct scx_arena_heap_entry __arena *e, u32 nr,
-						u32 i)
+						u32 i, const bool exact)
 {
 	struct scx_arena_heap_entry __arena *ce;
 	u32 lvl, c;
@@ -550,11 +572,12 @@ static __always_inline u32 __scx_heap_sift_hole(struct scx_arena_heap_entry __ar
 	for (lvl = 0; lvl < SCX_ARENA_HEAP_MAX_HEIGHT; lvl++) {
 		if (c >= nr)
 			break;
-		if (c + 3 >= nr)
-			return __scx_arena_heap_sift_hole(e, nr, i);
-		x = __scx_heap_min4(ce);
-		if (x == ~0ull)
-			return __scx_arena_heap_sift_hole(e, nr, i);
+		x = c + 3 < nr ? __scx_heap_min4(ce) : ~0ull;
+		if (x == ~0ull) {
+			if (!exact)
+				return __scx_arena_heap_sift_hole(e, nr, i);
+			x = (u64)(__scx_heap_min_child_exact(e, c, nr) - c) << 6;
+		}
 		ce = __scx_heap_hole_down(e, &i, &c, x);
 	}
 	return i;
@@ -680,7 +703,7 @@ static __always_inline void __scx_heap_take(struct scx_arena_heap __arena *h,
 	 * @nr, out of use now, keeps it meanwhile: read after the sift, it
 	 * need not stay in registers, or on the stack, across it.
 	 */
-	j = __scx_heap_sift_hole(e, nr, i);
+	j = __scx_heap_sift_hole(e, nr, i, false);
 	lk = __scx_hld(&e[nr].key);
 	ln = __scx_hld(&e[nr].node);
 	j = __scx_heap_sift_up(e, j, lk, ln);
