@@ -133,6 +133,82 @@ pub struct ConsoleReport {
     pub watchdog_report: String,
 }
 
+/// Where a printk timestamp (`[%5lu.%06lu]`) starts inside `line` after
+/// some other text, if it does.
+fn embedded_timestamp(line: &str) -> Option<usize> {
+    let b = line.as_bytes();
+    let mut from = 0;
+    while let Some(off) = line[from..].find('[') {
+        let at = from + off;
+        from = at + 1;
+        if line[..at].trim().is_empty() {
+            continue;
+        }
+        let mut j = at + 1;
+        while j < b.len() && b[j] == b' ' {
+            j += 1;
+        }
+        let int = j;
+        while j < b.len() && b[j].is_ascii_digit() {
+            j += 1;
+        }
+        if j == int || j >= b.len() || b[j] != b'.' {
+            continue;
+        }
+        let frac = j + 1;
+        j = frac;
+        while j < b.len() && b[j].is_ascii_digit() {
+            j += 1;
+        }
+        if j - frac == 6 && b.get(j) == Some(&b']') {
+            return Some(at);
+        }
+    }
+    None
+}
+
+/// Undo the serial port's interleaving of kernel messages into guest output.
+///
+/// printk writes a whole line to the port at once, but a guest program's
+/// line goes out in FIFO-sized pieces, so a kernel line can land in the
+/// middle of it: `U1[  5.3] kernel line`, more kernel lines, then the rest
+/// of the guest line, `U2`. That hides the kernel line from any reader
+/// keyed on line starts and cuts guest markers in two. Here each such
+/// kernel line gets its own line again and `U1` is rejoined with `U2`,
+/// after the kernel lines that came between.
+pub fn untangle(console: &str) -> String {
+    let mut out = String::with_capacity(console.len());
+    // The start of a guest line cut off by kernel lines.
+    let mut cut: Option<String> = None;
+    let mut pending: Vec<String> = console.lines().rev().map(str::to_string).collect();
+    while let Some(line) = pending.pop() {
+        let line = match cut.take() {
+            // Kernel lines go out whole, before the guest line resumes.
+            Some(head) if split_timestamp(&line).0.is_some() => {
+                cut = Some(head);
+                line
+            }
+            Some(head) => head + &line,
+            None => line,
+        };
+        match embedded_timestamp(&line) {
+            Some(at) if split_timestamp(&line).0.is_none() => {
+                cut = Some(line[..at].to_string());
+                pending.push(line[at..].to_string());
+            }
+            _ => {
+                out.push_str(&line);
+                out.push('\n');
+            }
+        }
+    }
+    if let Some(head) = cut {
+        out.push_str(&head);
+        out.push('\n');
+    }
+    out
+}
+
 /// Split an optional `[   12.345678] ` printk timestamp off a line.
 pub fn split_timestamp(line: &str) -> (Option<f64>, &str) {
     let t = line.trim_start();
@@ -350,6 +426,50 @@ pub fn analyze(console: &str) -> ConsoleReport {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn kernel_lines_inside_guest_lines_are_separated() {
+        let raw = "SCXVM STATE enab[   17.866005] sched_ext: BPF scheduler \"x\" disabled (scx_bpf_error)\n\
+                   [   17.866568] sched_ext: x: lock timeout\n\
+                   ling uptime=17.82\n\
+                   USER-1 xx[    5.420214] k1\n\
+                   xx\n\
+                   plain [not 1.5] text\n\
+                   [    6.000000] whole kernel line\n";
+        let u = untangle(raw);
+        assert_eq!(
+            u.lines().collect::<Vec<_>>(),
+            [
+                "[   17.866005] sched_ext: BPF scheduler \"x\" disabled (scx_bpf_error)",
+                "[   17.866568] sched_ext: x: lock timeout",
+                "SCXVM STATE enabling uptime=17.82",
+                "[    5.420214] k1",
+                "USER-1 xxxx",
+                "plain [not 1.5] text",
+                "[    6.000000] whole kernel line",
+            ]
+        );
+        let r = analyze(&u);
+        assert_eq!(
+            r.sched_ext,
+            [
+                SchedExtEvent {
+                    time: Some(17.866005),
+                    scheduler: Some("x".into()),
+                    kind: SchedExtEventKind::Disabled {
+                        reason: "scx_bpf_error".into()
+                    },
+                },
+                SchedExtEvent {
+                    time: Some(17.82),
+                    scheduler: None,
+                    kind: SchedExtEventKind::State("enabling".into()),
+                },
+            ]
+        );
+        // A guest line cut at the end of the log keeps its start.
+        assert_eq!(untangle("ab[    1.000000] k\n"), "[    1.000000] k\nab\n");
+    }
 
     #[test]
     fn timestamps() {

@@ -389,7 +389,8 @@ impl VmConfig {
         let start = Instant::now();
         let out = qemu::run(&kernel, initrd.path(), &opts)?;
         let total_time = start.elapsed();
-        let report = console::analyze(&out.console);
+        let console = console::untangle(&out.console);
+        let report = console::analyze(&console);
         Ok(VmRun {
             commands: report.commands,
             problems: report.problems,
@@ -402,7 +403,7 @@ impl VmConfig {
             accel: out.accel,
             kernel_release: kernel.release.clone(),
             expected_commands: self.commands.iter().map(|c| c.name.clone()).collect(),
-            console: out.console,
+            console,
         })
     }
 }
@@ -410,7 +411,9 @@ impl VmConfig {
 /// The result of one VM boot.
 #[derive(Debug, Clone)]
 pub struct VmRun {
-    /// The whole serial console (kernel messages and command output).
+    /// The whole serial console (kernel messages and command output), with
+    /// kernel lines the port cut into guest lines put back on their own
+    /// ([`console::untangle`]).
     pub console: String,
     /// Per-command results, in the order they ran.
     pub commands: Vec<CommandResult>,
