@@ -133,38 +133,21 @@ pub struct ConsoleReport {
     pub watchdog_report: String,
 }
 
-/// Where a printk timestamp (`[%5lu.%06lu]`) starts inside `line` after
-/// some other text, if it does.
+/// Whether `s` (what follows a `[`) is the rest of a printk timestamp,
+/// `%5lu.%06lu]`.
+fn is_printk_stamp(s: &str) -> bool {
+    let digits = |d: &str| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit());
+    s.split_once(']')
+        .and_then(|(stamp, _)| stamp.trim_start_matches(' ').split_once('.'))
+        .is_some_and(|(int, frac)| digits(int) && frac.len() == 6 && digits(frac))
+}
+
+/// Where a printk timestamp starts inside `line` after some other text, if
+/// it does.
 fn embedded_timestamp(line: &str) -> Option<usize> {
-    let b = line.as_bytes();
-    let mut from = 0;
-    while let Some(off) = line[from..].find('[') {
-        let at = from + off;
-        from = at + 1;
-        if line[..at].trim().is_empty() {
-            continue;
-        }
-        let mut j = at + 1;
-        while j < b.len() && b[j] == b' ' {
-            j += 1;
-        }
-        let int = j;
-        while j < b.len() && b[j].is_ascii_digit() {
-            j += 1;
-        }
-        if j == int || j >= b.len() || b[j] != b'.' {
-            continue;
-        }
-        let frac = j + 1;
-        j = frac;
-        while j < b.len() && b[j].is_ascii_digit() {
-            j += 1;
-        }
-        if j - frac == 6 && b.get(j) == Some(&b']') {
-            return Some(at);
-        }
-    }
-    None
+    line.match_indices('[')
+        .map(|(at, _)| at)
+        .find(|&at| !line[..at].trim().is_empty() && is_printk_stamp(&line[at + 1..]))
 }
 
 /// Undo the serial port's interleaving of kernel messages into guest output.
@@ -178,32 +161,28 @@ fn embedded_timestamp(line: &str) -> Option<usize> {
 /// after the kernel lines that came between.
 pub fn untangle(console: &str) -> String {
     let mut out = String::with_capacity(console.len());
-    // The start of a guest line cut off by kernel lines.
-    let mut cut: Option<String> = None;
-    let mut pending: Vec<String> = console.lines().rev().map(str::to_string).collect();
-    while let Some(line) = pending.pop() {
-        let line = match cut.take() {
-            // Kernel lines go out whole, before the guest line resumes.
-            Some(head) if split_timestamp(&line).0.is_some() => {
-                cut = Some(head);
-                line
-            }
-            Some(head) => head + &line,
-            None => line,
-        };
-        match embedded_timestamp(&line) {
-            Some(at) if split_timestamp(&line).0.is_none() => {
-                cut = Some(line[..at].to_string());
-                pending.push(line[at..].to_string());
-            }
-            _ => {
-                out.push_str(&line);
-                out.push('\n');
-            }
+    // The start of a guest line cut off by kernel lines (never blank).
+    let mut cut = String::new();
+    for raw in console.lines() {
+        // Kernel lines go out whole, before a cut guest line resumes.
+        if split_timestamp(raw).0.is_some() {
+            out.push_str(raw);
+            out.push('\n');
+            continue;
         }
+        let line = std::mem::take(&mut cut) + raw;
+        let emit = match embedded_timestamp(&line) {
+            Some(at) => {
+                cut.push_str(&line[..at]);
+                &line[at..]
+            }
+            None => &line[..],
+        };
+        out.push_str(emit);
+        out.push('\n');
     }
-    if let Some(head) = cut {
-        out.push_str(&head);
+    if !cut.is_empty() {
+        out.push_str(&cut);
         out.push('\n');
     }
     out
