@@ -8,7 +8,6 @@ use std::collections::{BTreeMap, HashSet};
 use std::ffi::OsStr;
 use std::mem::size_of;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Barrier;
 use std::time::Instant;
 
 use libbpf_rs::btf::types::{MemberAttr, Struct};
@@ -22,7 +21,7 @@ use scx_arena::alloc::{
 };
 use scx_arena::arena::{ArenaPod, ArenaView};
 use scx_arena::globals::{find_global, read_global, GlobalError};
-use scx_arena::testing::{host_ready, LoadedObject, TestObject};
+use scx_arena::testing::{host_ready, run_at_once, LoadedObject, TestObject};
 
 /// bpf/tests/test_alloc_ops.bpf.c, built by build.rs.
 const OBJ: TestObject = TestObject {
@@ -688,23 +687,8 @@ fn churn_concurrently(threads: u64, iters: u64) {
 /// One round of `threads` concurrent churn runs on `obj`, checked; returns
 /// the longest time two runs spent in BPF at once, in ns.
 fn churn_round(obj: &LoadedObject, threads: u64, iters: u64) -> u64 {
-    let barrier = Barrier::new(threads as usize);
     let start = Instant::now();
-    let runs: Vec<Churn> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..threads)
-            .map(|t| {
-                let barrier = &barrier;
-                s.spawn(move || {
-                    barrier.wait();
-                    churn(obj, iters, t + 1)
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().expect("churn thread"))
-            .collect()
-    });
+    let runs: Vec<Churn> = run_at_once(threads as usize, |t| churn(obj, iters, t + 1));
     let wall = start.elapsed();
     // Longest time two runs were in BPF at once.
     let overlap = runs

@@ -5,15 +5,13 @@
 //! `scx_arena::bitmap::BitmapView`.
 
 use std::cell::RefCell;
-use std::mem::size_of;
-use std::sync::Barrier;
 use std::time::Instant;
 
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use scx_arena::arena::{ArenaPod, ArenaView};
 use scx_arena::bitmap::BitmapView;
-use scx_arena::testing::{host_ready, LoadedObject, TestObject};
+use scx_arena::testing::{host_ready, run_at_once, LoadedObject, TestObject};
 
 /// bpf/tests/test_bitmap.bpf.c, built by build.rs.
 const OBJ: TestObject = TestObject {
@@ -82,39 +80,13 @@ struct RawOp {
 // SAFETY: integers only, no padding; any bits are valid.
 unsafe impl ArenaPod for RawOp {}
 
-/// One run of bitmap_ops over the first `nr` buffer entries; returns the
-/// arena addresses of the op buffer and of `bm_ops_maps`.
-fn ops_run(obj: &LoadedObject, nr: usize) -> (u64, u64) {
-    let mut w = [nr as u64, 0, 0];
-    let ret = obj.run_words(OPS, &mut w).unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(ret, 0, "bitmap_ops returned {}", ret as i32);
-    assert_eq!(
-        w[0] >> 32,
-        nr as u64,
-        "bitmap_ops ran only {} ops",
-        w[0] >> 32
-    );
-    (w[1], w[2])
-}
-
 /// Runs `ops` (at most `OPS_MAX`) in one bitmap_ops run; returns them with
 /// their results, and the address of `bm_ops_maps`.
 fn run_ops(obj: &LoadedObject, ops: &[RawOp]) -> (Vec<RawOp>, u64) {
-    assert!(ops.len() <= OPS_MAX);
-    let view = obj.arena().expect("arena");
-    let (buf, _) = ops_run(obj, 0);
-    view.check(buf, OPS_MAX * size_of::<RawOp>(), 8)
-        .expect("the op buffer lies in the arena");
-    for (i, op) in ops.iter().enumerate() {
-        // SAFETY: entry i of bm_ops_buf, inside the arena's writable
-        // mapping (checked above) and aligned; no BPF program runs now.
-        unsafe { std::ptr::write_volatile((buf as *mut RawOp).add(i), *op) };
-    }
-    let (_, maps) = ops_run(obj, ops.len());
-    let done = view
-        .read_array::<RawOp>(buf, ops.len())
-        .expect("read the op buffer");
-    (done, maps)
+    let (done, at) = obj
+        .run_ops(OPS, OPS_MAX, ops)
+        .unwrap_or_else(|e| panic!("{e}"));
+    (done, at.obj)
 }
 
 /// One generated step: an operation on bitmap indices, with `arg`
@@ -432,21 +404,7 @@ fn two_threads_claim_every_bit_exactly_once() {
     let mut contended = 0u64;
     for round in 0..ROUNDS {
         for mode in [0u64, 1] {
-            let barrier = Barrier::new(2);
-            let runs: Vec<Claim> = std::thread::scope(|s| {
-                let hs: Vec<_> = (0..2u64)
-                    .map(|t| {
-                        let (barrier, obj) = (&barrier, &obj);
-                        s.spawn(move || {
-                            barrier.wait();
-                            claim(obj, mode, t)
-                        })
-                    })
-                    .collect();
-                hs.into_iter()
-                    .map(|h| h.join().expect("claim thread"))
-                    .collect()
-            });
+            let runs: Vec<Claim> = run_at_once(2, |t| claim(&obj, mode, t));
             let what = if mode == 0 { "claim" } else { "release" };
             let mine: Vec<BitmapView> = runs
                 .iter()

@@ -54,6 +54,30 @@ fn unknown_program_is_a_clear_error() {
     );
 }
 
+/// The op-buffer runner refuses a batch larger than the buffer before it
+/// runs anything, and a program that fails reports its assertion, not a
+/// bare return value (the differential tests rely on both).
+#[test]
+fn op_buffer_runs_report_overflow_and_assertions() {
+    if !host_ready(module_path!()) {
+        return;
+    }
+    let prog = "harness_failing_assert";
+    let obj = OBJ.load(&[prog]).expect("load");
+    let err = obj
+        .run_ops(prog, 2, &[0u64; 3])
+        .expect_err("3 ops into a buffer of 2");
+    assert!(matches!(err, TestError::Ops { .. }), "{err}");
+    assert!(
+        err.to_string().contains("3 operations, the buffer holds 2"),
+        "{err}"
+    );
+    let err = obj
+        .run_ops(prog, 8, &[0u64; 3])
+        .expect_err("the program's assertion fails");
+    assert!(matches!(err, TestError::Assertion { .. }), "{err}");
+}
+
 /// `struct test_node` of bpf/tests/test_arena.h.
 #[derive(Clone, Copy)]
 #[repr(C)]

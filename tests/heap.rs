@@ -8,8 +8,6 @@
 use std::cell::RefCell;
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap};
-use std::mem::size_of;
-use std::sync::Barrier;
 use std::time::Instant;
 
 use proptest::prelude::*;
@@ -17,7 +15,7 @@ use proptest::sample::Index;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use scx_arena::arena::{ArenaPod, ArenaView};
 use scx_arena::heap::{HeapView, RawNode, HEAP_NONE, HEAP_SIZE, LOCKED_HEAP_OFF};
-use scx_arena::testing::{host_ready, LoadedObject, TestObject};
+use scx_arena::testing::{host_ready, run_at_once, LoadedObject, TestObject};
 
 /// bpf/tests/test_heap.bpf.c, built by build.rs.
 const OBJ: TestObject = TestObject {
@@ -90,39 +88,13 @@ fn raw(op: OpKind, addr: u64, key: u64, val: u64) -> RawOp {
     }
 }
 
-/// One run of heap_ops over the first `nr` buffer entries; returns the
-/// arena addresses of the op buffer and of the heap.
-fn ops_run(obj: &LoadedObject, nr: usize) -> (u64, u64) {
-    let mut ctx = [0u8; 24];
-    ctx[0..4].copy_from_slice(&(nr as u32).to_ne_bytes());
-    let ret = obj
-        .run_raw(OPS, Some(&mut ctx))
-        .unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(ret, 0, "heap_ops returned {}", ret as i32);
-    let word = |i: usize| u64::from_ne_bytes(ctx[i..i + 8].try_into().expect("8 bytes"));
-    let done = u32::from_ne_bytes(ctx[4..8].try_into().expect("4 bytes"));
-    assert_eq!(done as usize, nr, "heap_ops ran only {done} ops");
-    (word(8), word(16))
-}
-
 /// Runs `ops` (at most `OPS_MAX`) in one heap_ops run; returns them with
 /// their results, and the heap's arena address.
 fn run_ops(obj: &LoadedObject, ops: &[RawOp]) -> (Vec<RawOp>, u64) {
-    assert!(ops.len() <= OPS_MAX);
-    let view = obj.arena().expect("arena");
-    let (buf, _) = ops_run(obj, 0);
-    view.check(buf, OPS_MAX * size_of::<RawOp>(), 8)
-        .expect("the op buffer lies in the arena");
-    for (i, op) in ops.iter().enumerate() {
-        // SAFETY: entry i of heap_ops_buf, inside the arena's writable
-        // mapping (checked above) and aligned; no BPF program runs now.
-        unsafe { std::ptr::write_volatile((buf as *mut RawOp).add(i), *op) };
-    }
-    let (_, heap) = ops_run(obj, ops.len());
-    let done = view
-        .read_array::<RawOp>(buf, ops.len())
-        .expect("read the op buffer");
-    (done, heap)
+    let (done, at) = obj
+        .run_ops(OPS, OPS_MAX, ops)
+        .unwrap_or_else(|e| panic!("{e}"));
+    (done, at.obj)
 }
 
 // ---------------------------------------------------------------------------
@@ -425,7 +397,7 @@ impl Model {
 fn run_case(obj: &LoadedObject, steps: &[Step]) -> Result<(), TestCaseError> {
     let view = obj.arena().expect("arena");
     let mut model = Model::default();
-    let (_, heap) = ops_run(obj, 0);
+    let heap = obj.ops_addrs(OPS).unwrap_or_else(|e| panic!("{e}")).obj;
     model.compare(view, heap)?;
     for batch in steps.chunks(OPS_MAX) {
         let (ops, want): (Vec<RawOp>, Vec<Expect>) =
@@ -490,7 +462,7 @@ fn heap_matches_a_btreemap_model() {
         let fails = fails + u32::from(r.is_err());
         if r.is_err() && fails < 32 {
             let view = obj.arena().expect("arena");
-            let (_, heap) = ops_run(&obj, 0);
+            let heap = obj.ops_addrs(OPS).unwrap_or_else(|e| panic!("{e}")).obj;
             view.check(heap, HEAP_SIZE, 8)
                 .expect("heap header in the arena");
             // SAFETY: the heap header, in the arena's writable mapping
@@ -565,23 +537,8 @@ fn locked_heap_survives_two_concurrent_churns() {
     const THREADS: u64 = 2;
     const ITERS: u64 = 300_000;
     let obj = load(&[CHURN]);
-    let barrier = Barrier::new(THREADS as usize);
     let start = Instant::now();
-    let runs: Vec<Churn> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..THREADS)
-            .map(|t| {
-                let (barrier, obj) = (&barrier, &obj);
-                s.spawn(move || {
-                    barrier.wait();
-                    churn(obj, ITERS, t + 1)
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().expect("churn thread"))
-            .collect()
-    });
+    let runs: Vec<Churn> = run_at_once(THREADS as usize, |t| churn(&obj, ITERS, t + 1));
     eprintln!(
         "heap churn: {THREADS} threads x {ITERS} steps in {:.0} ms; (pushes, pops) {:?}",
         start.elapsed().as_secs_f64() * 1e3,
@@ -690,9 +647,14 @@ fn hold_model_matches_binaryheap_and_is_timed() {
         }
         bpf.sort_by(f64::total_cmp);
         native.sort_by(f64::total_cmp);
+        let build = if cfg!(debug_assertions) {
+            "debug"
+        } else {
+            "release"
+        };
         eprintln!(
             "heap hold model n={n}: arena heap {:.1} ns/op (pop+push), BinaryHeap {:.1} ns/op \
-             (debug build of the test; see benches/ for release figures)",
+             ({build} build of the test; ds-bench in benches/ gives the figures that count)",
             bpf[1], native[1]
         );
     }

@@ -6,8 +6,6 @@
 
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
-use std::mem::size_of;
-use std::sync::Barrier;
 use std::time::Instant;
 
 use proptest::prelude::*;
@@ -16,7 +14,7 @@ use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use scx_arena::alloc::AllocView;
 use scx_arena::arena::{ArenaPod, ArenaView};
 use scx_arena::htab::{HtabView, LOCKED_HTAB_OFF};
-use scx_arena::testing::{host_ready, LoadedObject, TestObject};
+use scx_arena::testing::{host_ready, run_at_once, LoadedObject, TestObject};
 
 /// bpf/tests/test_htab.bpf.c, built by build.rs.
 const OBJ: TestObject = TestObject {
@@ -98,39 +96,13 @@ fn raw(op: Kind, key: u64, addr: u64, val: u64) -> RawOp {
     }
 }
 
-/// One run of htab_ops over the first `nr` buffer entries; returns the
-/// arena addresses of the op buffer and of the table.
-fn ops_run(obj: &LoadedObject, nr: usize) -> (u64, u64) {
-    let mut w = [nr as u64, 0, 0];
-    let ret = obj.run_words(OPS, &mut w).unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(ret, 0, "htab_ops returned {}", ret as i32);
-    assert_eq!(
-        w[0] >> 32,
-        nr as u64,
-        "htab_ops ran only {} ops",
-        w[0] >> 32
-    );
-    (w[1], w[2])
-}
-
 /// Runs `ops` (at most `OPS_MAX`) in one htab_ops run; returns them with
 /// their results, and the table's arena address.
 fn run_ops(obj: &LoadedObject, ops: &[RawOp]) -> (Vec<RawOp>, u64) {
-    assert!(ops.len() <= OPS_MAX);
-    let view = obj.arena().expect("arena");
-    let (buf, _) = ops_run(obj, 0);
-    view.check(buf, OPS_MAX * size_of::<RawOp>(), 8)
-        .expect("the op buffer lies in the arena");
-    for (i, op) in ops.iter().enumerate() {
-        // SAFETY: entry i of htab_ops_buf, inside the arena's writable
-        // mapping (checked above) and aligned; no BPF program runs now.
-        unsafe { std::ptr::write_volatile((buf as *mut RawOp).add(i), *op) };
-    }
-    let (_, tab) = ops_run(obj, ops.len());
-    let done = view
-        .read_array::<RawOp>(buf, ops.len())
-        .expect("read the op buffer");
-    (done, tab)
+    let (done, at) = obj
+        .run_ops(OPS, OPS_MAX, ops)
+        .unwrap_or_else(|e| panic!("{e}"));
+    (done, at.obj)
 }
 
 // ---------------------------------------------------------------------------
@@ -455,7 +427,7 @@ fn fill_and_destroy(obj: &LoadedObject, cap: u64, n: u64) {
         let (done, _) = run_ops(obj, chunk);
         assert!(done.iter().all(|op| op.ret == 0), "fill: {done:?}");
     }
-    let (_, tab) = ops_run(obj, 0);
+    let tab = obj.ops_addrs(OPS).unwrap_or_else(|e| panic!("{e}")).obj;
     let h = HtabView::new(obj.arena().expect("arena"), tab);
     h.check().expect("filled table");
     assert_eq!(h.len(), Ok(n));
@@ -570,22 +542,8 @@ fn two_churns(obj: &LoadedObject, iters: u64) {
         .run_words(CHURN_INIT, &mut cap)
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(ret, 0, "htab_churn_init");
-    let barrier = Barrier::new(2);
     let start = Instant::now();
-    let runs: Vec<Churn> = std::thread::scope(|s| {
-        let hs: Vec<_> = (1..=2u64)
-            .map(|seed| {
-                let (barrier, obj) = (&barrier, obj);
-                s.spawn(move || {
-                    barrier.wait();
-                    churn(obj, iters, seed)
-                })
-            })
-            .collect();
-        hs.into_iter()
-            .map(|h| h.join().expect("churn thread"))
-            .collect()
-    });
+    let runs: Vec<Churn> = run_at_once(2, |t| churn(obj, iters, t + 1));
     eprintln!(
         "htab churn: 2 threads x {iters} steps in {:.0} ms; (inserts, deletes, found) {:?}",
         start.elapsed().as_secs_f64() * 1e3,

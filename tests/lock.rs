@@ -4,10 +4,10 @@
 //! write under the lock; not one increment may be lost. Also times how long
 //! a default-bound acquisition of a held lock waits before it gives up.
 
-use std::sync::{Barrier, Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard};
 use std::time::Instant;
 
-use scx_arena::testing::{host_ready, LoadedObject, TestObject};
+use scx_arena::testing::{host_ready, run_at_once, LoadedObject, TestObject};
 
 /// bpf/tests/test_lock.bpf.c, built by build.rs.
 const OBJ: TestObject = TestObject {
@@ -113,27 +113,14 @@ struct Outcome {
 /// Runs `threads` copies of the churn program at once on one loaded object.
 fn run_concurrently(threads: u64, iters: u64, unlocked: bool) -> Outcome {
     let obj = OBJ.load(&[CHURN]).unwrap_or_else(|e| panic!("{e}"));
-    let barrier = Barrier::new(threads as usize);
     // The BPF-side barrier waits for as many runs as can be on CPU at once:
     // a run spinning there keeps its CPU (the host kernel may not preempt
     // it), so waiting for more than that would only wait out the bound.
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get()) as u64;
     let meet = threads.min(cpus);
     let start = Instant::now();
-    let runs: Vec<ChurnArgs> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..threads)
-            .map(|_| {
-                s.spawn(|| {
-                    barrier.wait();
-                    churn(&obj, iters, meet, unlocked)
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().expect("churn thread"))
-            .collect()
-    });
+    let runs: Vec<ChurnArgs> =
+        run_at_once(threads as usize, |_| churn(&obj, iters, meet, unlocked));
     let wall_ms = start.elapsed().as_secs_f64() * 1e3;
 
     // A zero-round run reads the final state (no barrier: nthreads 0).

@@ -6,8 +6,6 @@
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::mem::size_of;
-use std::sync::Barrier;
 use std::time::Instant;
 
 use proptest::prelude::*;
@@ -15,7 +13,7 @@ use proptest::sample::Index;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use scx_arena::arena::{ArenaPod, ArenaView};
 use scx_arena::rbtree::{RawNode, RbTreeView, LOCKED_TREE_OFF, RB_POISON, TREE_SIZE};
-use scx_arena::testing::{host_ready, LoadedObject, TestObject};
+use scx_arena::testing::{host_ready, run_at_once, LoadedObject, TestObject};
 
 /// bpf/tests/test_rbtree.bpf.c, built by build.rs.
 const OBJ: TestObject = TestObject {
@@ -95,39 +93,13 @@ fn raw(op: OpKind, addr: u64, key: u64, val: u64) -> RawOp {
     }
 }
 
-/// One run of rb_ops over the first `nr` buffer entries; returns the arena
-/// addresses of the op buffer and of the tree.
-fn ops_run(obj: &LoadedObject, nr: usize) -> (u64, u64) {
-    let mut ctx = [0u8; 24];
-    ctx[0..4].copy_from_slice(&(nr as u32).to_ne_bytes());
-    let ret = obj
-        .run_raw(OPS, Some(&mut ctx))
-        .unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(ret, 0, "rb_ops returned {}", ret as i32);
-    let word = |i: usize| u64::from_ne_bytes(ctx[i..i + 8].try_into().expect("8 bytes"));
-    let done = u32::from_ne_bytes(ctx[4..8].try_into().expect("4 bytes"));
-    assert_eq!(done as usize, nr, "rb_ops ran only {done} ops");
-    (word(8), word(16))
-}
-
 /// Runs `ops` (at most `OPS_MAX`) in one rb_ops run; returns them with their
 /// results, and the tree's arena address.
 fn run_ops(obj: &LoadedObject, ops: &[RawOp]) -> (Vec<RawOp>, u64) {
-    assert!(ops.len() <= OPS_MAX);
-    let view = obj.arena().expect("arena");
-    let (buf, _) = ops_run(obj, 0);
-    view.check(buf, OPS_MAX * size_of::<RawOp>(), 8)
-        .expect("the op buffer lies in the arena");
-    for (i, op) in ops.iter().enumerate() {
-        // SAFETY: entry i of rb_ops_buf, inside the arena's writable mapping
-        // (checked above) and aligned; no BPF program runs now.
-        unsafe { std::ptr::write_volatile((buf as *mut RawOp).add(i), *op) };
-    }
-    let (_, tree) = ops_run(obj, ops.len());
-    let done = view
-        .read_array::<RawOp>(buf, ops.len())
-        .expect("read the op buffer");
-    (done, tree)
+    let (done, at) = obj
+        .run_ops(OPS, OPS_MAX, ops)
+        .unwrap_or_else(|e| panic!("{e}"));
+    (done, at.obj)
 }
 
 // ---------------------------------------------------------------------------
@@ -505,7 +477,7 @@ impl Model {
 fn run_case(obj: &LoadedObject, steps: &[Step]) -> Result<(), TestCaseError> {
     let view = obj.arena().expect("arena");
     let mut model = Model::default();
-    let (_, tree) = ops_run(obj, 0);
+    let tree = obj.ops_addrs(OPS).unwrap_or_else(|e| panic!("{e}")).obj;
     model.compare(view, tree)?;
     for batch in steps.chunks(OPS_MAX) {
         let (ops, want): (Vec<RawOp>, Vec<Expect>) =
@@ -560,7 +532,7 @@ fn rbtree_matches_a_btreemap_model() {
         let fails = fails + u32::from(r.is_err());
         if r.is_err() && fails < 32 {
             let view = obj.arena().expect("arena");
-            let (_, tree) = ops_run(&obj, 0);
+            let tree = obj.ops_addrs(OPS).unwrap_or_else(|e| panic!("{e}")).obj;
             view.check(tree, TREE_SIZE, 8).expect("tree in the arena");
             // SAFETY: the tree struct, in the arena's writable mapping
             // (checked above); no BPF program runs now.
@@ -628,23 +600,8 @@ fn locked_rbtree_survives_two_concurrent_churns() {
     const THREADS: u64 = 2;
     const ITERS: u64 = 200_000;
     let obj = load(&[OPS, CHURN]);
-    let barrier = Barrier::new(THREADS as usize);
     let start = Instant::now();
-    let runs: Vec<Churn> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..THREADS)
-            .map(|t| {
-                let (barrier, obj) = (&barrier, &obj);
-                s.spawn(move || {
-                    barrier.wait();
-                    churn(obj, ITERS, t + 1)
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().expect("churn thread"))
-            .collect()
-    });
+    let runs: Vec<Churn> = run_at_once(THREADS as usize, |t| churn(&obj, ITERS, t + 1));
     eprintln!(
         "rbtree churn: {THREADS} threads x {ITERS} steps in {:.0} ms; (inserts, pops) {:?}",
         start.elapsed().as_secs_f64() * 1e3,

@@ -7,7 +7,6 @@
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
-use std::sync::Barrier;
 use std::time::Instant;
 
 use proptest::prelude::*;
@@ -15,7 +14,7 @@ use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use scx_arena::arena::ArenaPod;
 use scx_arena::globals::read_global_bytes;
 use scx_arena::rq::{RqMode, RqView};
-use scx_arena::testing::{host_ready, LoadedObject, TestObject};
+use scx_arena::testing::{host_ready, run_at_once, LoadedObject, TestObject};
 
 /// bpf/tests/test_rq.bpf.c, built by build.rs.
 const OBJ: TestObject = TestObject {
@@ -410,23 +409,8 @@ fn vtime_rq_survives_two_concurrent_churns() {
         .load(&["rq_churn", "rq_churn_init"])
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(obj.run_words("rq_churn_init", &mut [0u64; 1]).ok(), Some(0));
-    let barrier = Barrier::new(2);
     let start = Instant::now();
-    let runs: Vec<Churn> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..2u64)
-            .map(|t| {
-                let (barrier, obj) = (&barrier, &obj);
-                s.spawn(move || {
-                    barrier.wait();
-                    churn(obj, ITERS, t)
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().expect("churn thread"))
-            .collect()
-    });
+    let runs: Vec<Churn> = run_at_once(2, |t| churn(&obj, ITERS, t));
     eprintln!(
         "rq churn: 2 threads x {ITERS} steps in {:.0} ms; (pushes, pops) {:?}",
         start.elapsed().as_secs_f64() * 1e3,

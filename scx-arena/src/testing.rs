@@ -9,11 +9,11 @@
 
 use std::cell::RefCell;
 use std::fmt;
-use std::sync::{Once, OnceLock};
+use std::sync::{Barrier, Once, OnceLock};
 
 use libbpf_rs::{MapCore, MapFlags, Object, ObjectBuilder, PrintLevel, ProgramInput};
 
-use crate::arena::{ArenaError, ArenaView};
+use crate::arena::{ArenaError, ArenaPod, ArenaView};
 
 /// Lines of the verifier log quoted when a load fails.
 const VERIFIER_LOG_TAIL: usize = 40;
@@ -76,6 +76,15 @@ pub enum TestError {
         prog: String,
         /// Its return value.
         ret: u32,
+    },
+    /// An op-buffer program ([`LoadedObject::run_ops`]) was given more
+    /// operations than its buffer holds, or ran fewer than it was given.
+    #[error("{prog}: {what}")]
+    Ops {
+        /// The program run.
+        prog: String,
+        /// What went wrong.
+        what: String,
     },
     /// The failure record could not be read back.
     #[error("cannot read the {FAILURE_MAP} map: {0}")]
@@ -395,6 +404,74 @@ impl LoadedObject {
         Ok(out.return_value)
     }
 
+    /// Runs `ops` through `prog`, a program of the op-buffer protocol of
+    /// the library's differential tests (`bpf/tests/test_heap.h` and its
+    /// siblings), and returns them with the results the program wrote into
+    /// them, and the addresses it published.
+    ///
+    /// The protocol: the context is `{ __u32 nr; __u32 done; __u64 buf;
+    /// __u64 obj; }`. The program runs the first `nr` entries of its op
+    /// buffer in the arena (room for `capacity` entries of type `T`),
+    /// writes each one's result into it, sets `done` to the number it ran,
+    /// and publishes the buffer's address (`buf`) and that of the structure
+    /// under test (`obj`). A run with `nr` 0 only publishes: see
+    /// [`LoadedObject::ops_addrs`]. One batch is one `BPF_PROG_TEST_RUN`,
+    /// and the ops go in and out through the arena's mapping, not a
+    /// syscall each.
+    pub fn run_ops<T: ArenaPod>(
+        &self,
+        prog: &str,
+        capacity: usize,
+        ops: &[T],
+    ) -> Result<(Vec<T>, OpsAddrs), TestError> {
+        if ops.len() > capacity {
+            return Err(TestError::Ops {
+                prog: prog.to_string(),
+                what: format!("{} operations, the buffer holds {capacity}", ops.len()),
+            });
+        }
+        let view = self.arena()?;
+        let buf = self.ops_addrs(prog)?.buf;
+        view.check(buf, capacity * size_of::<T>(), align_of::<T>())?;
+        view.write_array(buf, ops)?;
+        let addrs = self.ops_run(prog, ops.len())?;
+        Ok((view.read_array(addrs.buf, ops.len())?, addrs))
+    }
+
+    /// Where op-buffer program `prog` ([`LoadedObject::run_ops`]) keeps its
+    /// buffer and its structure: a run with no operations.
+    pub fn ops_addrs(&self, prog: &str) -> Result<OpsAddrs, TestError> {
+        self.ops_run(prog, 0)
+    }
+
+    /// One run of op-buffer program `prog` over the first `nr` entries.
+    fn ops_run(&self, prog: &str, nr: usize) -> Result<OpsAddrs, TestError> {
+        let nr32 = u32::try_from(nr).map_err(|_| TestError::Ops {
+            prog: prog.to_string(),
+            what: format!("{nr} operations do not fit the context's u32"),
+        })?;
+        let mut ctx = [0u8; 24];
+        ctx[0..4].copy_from_slice(&nr32.to_ne_bytes());
+        let ret = self.run_raw(prog, Some(&mut ctx))?;
+        self.outcome(prog, ret)?;
+        let done = u32::from_ne_bytes([ctx[4], ctx[5], ctx[6], ctx[7]]);
+        if done != nr32 {
+            return Err(TestError::Ops {
+                prog: prog.to_string(),
+                what: format!("ran {done} of {nr} operations"),
+            });
+        }
+        let word = |i: usize| {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(&ctx[i..i + 8]);
+            u64::from_ne_bytes(b)
+        };
+        Ok(OpsAddrs {
+            buf: word(8),
+            obj: word(16),
+        })
+    }
+
     /// The assertion recorded so far, if any.
     pub fn failure(&self) -> Result<Option<Failure>, TestError> {
         let map = self
@@ -420,9 +497,53 @@ impl LoadedObject {
     }
 }
 
+/// The addresses an op-buffer program publishes ([`LoadedObject::run_ops`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OpsAddrs {
+    /// Arena address of the op buffer.
+    pub buf: u64,
+    /// Arena address of the structure under test.
+    pub obj: u64,
+}
+
+/// Runs `f(0)`, ..., `f(threads - 1)` on as many threads, released together
+/// from a barrier so that the BPF runs they start overlap, and returns their
+/// results in that order: how the concurrency tests drive one loaded object
+/// from several CPUs. A panic in a thread (a failed check) is re-raised here.
+pub fn run_at_once<T: Send>(threads: usize, f: impl Fn(u64) -> T + Sync) -> Vec<T> {
+    let barrier = Barrier::new(threads);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads as u64)
+            .map(|t| {
+                let (barrier, f) = (&barrier, &f);
+                s.spawn(move || {
+                    barrier.wait();
+                    f(t)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn run_at_once_returns_results_in_thread_order() {
+        let got = run_at_once(4, |t| t * 10);
+        assert_eq!(got, vec![0, 10, 20, 30]);
+    }
+
+    #[test]
+    #[should_panic(expected = "thread 1 failed")]
+    fn run_at_once_reraises_a_thread_panic() {
+        run_at_once(2, |t| assert!(t != 1, "thread {t} failed"));
+    }
 
     #[test]
     fn decodes_failure_record() {
