@@ -97,46 +97,25 @@ struct RawOp {
 // SAFETY: integers only, no padding; any bits are valid.
 unsafe impl ArenaPod for RawOp {}
 
-/// One run of alloc_ops over the first `nr` buffer entries; returns the
-/// buffer's arena address.
-fn ops_run(obj: &LoadedObject, nr: usize) -> u64 {
-    let mut ctx = [0u8; 16];
-    ctx[0..4].copy_from_slice(&(nr as u32).to_ne_bytes());
-    let ret = obj
-        .run_raw(OPS, Some(&mut ctx))
-        .unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(ret, 0, "alloc_ops returned {}", ret as i32);
-    let done = u32::from_ne_bytes(ctx[4..8].try_into().expect("4 bytes"));
-    assert_eq!(done as usize, nr, "alloc_ops ran only {done} ops");
-    u64::from_ne_bytes(ctx[8..16].try_into().expect("8 bytes"))
-}
-
 /// Runs `ops` (at most `OPS_MAX`) in one alloc_ops run; returns them with
-/// their results filled in.
+/// their results filled in. (The program publishes no structure of its own:
+/// its context is the op-buffer protocol's first 16 bytes.)
 fn run_ops(obj: &LoadedObject, ops: &[Op]) -> Vec<Op> {
-    assert!(ops.len() <= OPS_MAX);
-    let view = obj.arena().expect("arena");
-    let buf = ops_run(obj, 0);
-    view.check(buf, OPS_MAX * size_of::<RawOp>(), 8)
-        .expect("the op buffer lies in the arena");
-    for (i, op) in ops.iter().enumerate() {
-        let raw = RawOp {
+    let raw: Vec<RawOp> = ops
+        .iter()
+        .map(|op| RawOp {
             op: op.op as u32,
             size: op.size,
             addr: op.addr,
             arg: op.arg,
             ret: 0,
-        };
-        // SAFETY: entry i of alloc_ops_buf, inside the arena's writable
-        // mapping (checked above) and aligned; no BPF program runs now.
-        unsafe { std::ptr::write_volatile((buf as *mut RawOp).add(i), raw) };
-    }
-    ops_run(obj, ops.len());
-    let raw = view
-        .read_array::<RawOp>(buf, ops.len())
-        .expect("read the op buffer");
+        })
+        .collect();
+    let (done, _) = obj
+        .run_ops(OPS, OPS_MAX, &raw)
+        .unwrap_or_else(|e| panic!("{e}"));
     ops.iter()
-        .zip(raw)
+        .zip(done)
         .map(|(op, r)| Op {
             addr: r.addr,
             ret: r.ret,
