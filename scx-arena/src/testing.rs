@@ -78,7 +78,7 @@ pub enum TestError {
         ret: u32,
     },
     /// An op-buffer program ([`LoadedObject::run_ops`]) was given more
-    /// operations than its buffer holds, or ran fewer than it was given.
+    /// operations than its buffer holds, or did not run exactly those it was given.
     #[error("{prog}: {what}")]
     Ops {
         /// The program run.
